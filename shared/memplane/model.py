@@ -1,0 +1,141 @@
+"""Domain types shared by the use cases and the adapters. Plain frozen dataclasses: no I/O, no driver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+Role = Literal["user", "assistant", "system", "tool"]
+Vector = list[float]
+
+
+@dataclass(frozen=True)
+class Profile:
+    client_id: str
+    full_name: str | None = None
+    email: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    """Fields a caller wants set; ``None`` leaves the stored value alone."""
+
+    full_name: str | None = None
+    email: str | None = None
+    tags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of an exchange, as memplane will store it.
+
+    ``key`` identifies the message across resends: its id when the caller gave one, otherwise a hash of
+    its chat, role and content. It is what makes writeback idempotent.
+    """
+
+    key: str
+    role: Role
+    content: str
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    client_id: str
+    turn_key: str
+    chunk_index: int
+    role: Role
+    content: str
+    message_id: str | None
+    chat_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    embedding: Vector | None
+
+
+@dataclass(frozen=True)
+class FactCandidate:
+    """A durable fact proposed by an extractor, before it is stored."""
+
+    key: str
+    value: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Extraction:
+    facts: tuple[FactCandidate, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    key: str
+    value: str
+    confidence: float
+    valid_from: datetime
+    valid_to: datetime | None = None
+    source_episode_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A stored chunk returned by a search, with the score that ranked it."""
+
+    id: str
+    content: str
+    role: str
+    score: float
+    message_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Episode:
+    id: str
+    summary: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewEpisode:
+    client_id: str
+    dedupe_key: str
+    chat_id: str | None
+    summary: str
+    embedding: Vector | None
+    message_ids: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CleanupCounts:
+    deleted_entries: int = 0
+    deleted_state: int = 0
+    archived_episodes: int = 0
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One audit row: a call to a function and how it ended."""
+
+    function: str
+    request_id: str
+    status: int
+    duration_ms: float
+    client_id: str | None = None
+    error_code: str | None = None
+    degraded: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retention and budget rules the use cases apply, built once from settings."""
+
+    memory_ttl: timedelta | None = None
+    working_state_ttl: timedelta = timedelta(hours=24)
+    episode_archive_after: timedelta = timedelta(days=180)
+    context_token_budget: int = 1200
+    backfill_batch: int = 256

@@ -1,0 +1,60 @@
+"""DigitalOcean Functions: the web event and context in, ``{statusCode, headers, body}`` out.
+
+Handlers must be plain ``def main(event, context)``: the runtime counts ``main``'s parameters to decide
+what to pass, so a decorated ``main`` would be called with nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import Any
+
+from memplane import wiring
+from memplane.platform.http import HttpRequest, handle
+
+# Keys the platform itself adds to a non-raw web event, next to the merged JSON body.
+_PLATFORM_KEYS = ("http",)
+
+
+def respond(function: str, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response = handle(function, to_request(event, context), wiring.container)
+    return {"statusCode": response.status, "headers": response.headers, "body": response.body}
+
+
+def to_request(event: dict[str, Any], context: Any) -> HttpRequest:
+    request_id = str(getattr(context, "activation_id", "") or uuid.uuid4().hex)
+    web = event.get("http")
+    if not isinstance(web, dict):
+        # No web block: a scheduled trigger or an authenticated API invocation by the platform.
+        return HttpRequest("POST", {}, _merged_body(event), request_id, trusted=True)
+    headers = {str(k).lower(): str(v) for k, v in (web.get("headers") or {}).items()}
+    method = str(web.get("method") or "POST").upper()
+    if "body" in web:  # `web: raw`: the body as sent, which lets us report malformed JSON precisely
+        return HttpRequest(method, headers, _raw_body(web), request_id)
+    return HttpRequest(method, headers, _merged_body(event), request_id)
+
+
+def _merged_body(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k not in _PLATFORM_KEYS and not k.startswith("__ow_")}
+
+
+def _raw_body(web: dict[str, Any]) -> bytes:
+    body = web.get("body") or ""
+    if not isinstance(body, str):
+        return json.dumps(body).encode()
+    raw = body.encode()
+    if web.get("isBase64Encoded") or not _looks_like_json(raw):
+        # The platform base64-encodes bodies it considers binary; whether it flags that is not
+        # documented, so a body that is not JSON as it stands is tried as base64.
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            return raw
+    return raw
+
+
+def _looks_like_json(raw: bytes) -> bool:
+    return raw.lstrip()[:1] in (b"{", b"[", b"")

@@ -1,0 +1,50 @@
+"""functions-framework and ``memplane serve``: a Flask request in, a Flask response out."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+
+from flask import Flask, Request, Response
+from flask import request as current_request
+
+from memplane import wiring
+from memplane.platform.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, handle
+from memplane.wiring import Container
+
+
+def respond(
+    function: str, request: Request, container: Callable[[], Container] = wiring.container
+) -> Response:
+    return _to_flask(handle(function, to_request(request), container))
+
+
+def to_request(request: Request) -> HttpRequest:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    request_id = headers.get("x-request-id") or uuid.uuid4().hex
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        # Refuse without reading a body we will not use.
+        return HttpRequest(request.method, headers, None, request_id, oversized=True)
+    # Read one byte past the limit, so an oversized chunked body is refused, not buffered.
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    return HttpRequest(request.method, headers, body, request_id)
+
+
+def _to_flask(response: HttpResponse) -> Response:
+    return Response(json.dumps(response.body), status=response.status, headers=response.headers)
+
+
+def create_app(container: Callable[[], Container] = wiring.container) -> Flask:
+    """One app serving all functions: POST /assemble, /writeback, /cleanup and GET /health."""
+    app = Flask("memplane")
+
+    @app.route("/<function>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
+    def route(function: str) -> Response:
+        return _to_flask(handle(function, to_request(current_request), container))
+
+    @app.route("/", methods=["GET"])
+    def index() -> Response:
+        return _to_flask(handle("health", to_request(current_request), container))
+
+    return app

@@ -1,0 +1,197 @@
+"""One HTTP pipeline for every platform: auth, size, JSON, validation, use case, error mapping, audit.
+
+Platform adapters only translate their event into ``HttpRequest`` and ``HttpResponse`` back. This is
+also the one place that maps error codes to HTTP statuses, and the one catch-all in memplane: an
+unexpected exception is logged with the request id and answered with a 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from memplane import errors
+from memplane.contracts import ErrorBody, ErrorDetail
+from memplane.model import Execution
+from memplane.platform.routes import FUNCTIONS
+from memplane.usecases.health import health
+from memplane.wiring import Container
+
+log = logging.getLogger("memplane")
+
+# DigitalOcean Functions rejects requests and responses over 1 MB; we answer the same everywhere.
+MAX_BODY_BYTES = 1_000_000
+
+STATUS: Mapping[str, int] = {
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "client_not_found": 404,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "embeddings_failed": 502,
+    "extraction_failed": 502,
+    "vector_search_failed": 502,
+    "database_error": 503,
+    "configuration_error": 503,
+    "timeout": 504,
+}
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A platform-neutral request. ``body`` is raw bytes, or an already-parsed object."""
+
+    method: str
+    headers: Mapping[str, str]
+    body: bytes | dict[str, Any] | None
+    request_id: str
+    trusted: bool = False  # invoked by the platform itself (a scheduled trigger), not over the web
+    oversized: bool = False  # the adapter saw a body over MAX_BODY_BYTES and did not read it all
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+
+
+def handle(function: str, request: HttpRequest, container: Callable[[], Container]) -> HttpResponse:
+    """Serve ``function`` ("assemble", "writeback", "cleanup" or "health") for one request."""
+    started = time.perf_counter()
+    state: dict[str, Any] = {}
+    try:
+        response = _serve(function, request, container, state)
+    except errors.MemplaneError as exc:
+        response = error_response(exc, request.request_id)
+    except Exception:  # the one catch-all: never a stack trace or internals to the caller
+        log.exception("unexpected error in %s (request %s)", function, request.request_id)
+        response = HttpResponse(
+            500,
+            {
+                "error": {
+                    "code": "internal_error",
+                    "message": "unexpected error; it has been logged",
+                    "request_id": request.request_id,
+                }
+            },
+        )
+    if function in FUNCTIONS and "container" in state:
+        _audit(state["container"], function, request, response, state.get("client_id"), started)
+    return response
+
+
+def _serve(
+    function: str, request: HttpRequest, container: Callable[[], Container], state: dict[str, Any]
+) -> HttpResponse:
+    if function == "health":
+        if request.method not in ("GET", "HEAD"):
+            raise errors.MethodNotAllowed("use GET /health")
+        c = container()
+        ok, report = health(
+            store=c.store,
+            embedder=c.embedder,
+            extractor=c.extractor,
+            auth_enabled=c.settings.api_token is not None,
+        )
+        return HttpResponse(200 if ok else 503, report)
+    route = FUNCTIONS.get(function)
+    if route is None:
+        raise errors.RouteNotFound(
+            f"no function '{function}'; use /assemble, /writeback, /cleanup or /health"
+        )
+    if request.method != "POST":
+        raise errors.MethodNotAllowed(f"use POST /{function}")
+    if request.oversized or (isinstance(request.body, bytes) and len(request.body) > MAX_BODY_BYTES):
+        raise errors.PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    c = state["container"] = container()
+    _authorize(c, request)
+    payload = _parse(request.body)
+    if isinstance(payload.get("client_id"), str):
+        state["client_id"] = payload["client_id"]
+    model = _validate(route.request, payload)
+    result: BaseModel = route.run(model, c, datetime.now(UTC))
+    return HttpResponse(200, result.model_dump(mode="json"))
+
+
+def _authorize(c: Container, request: HttpRequest) -> None:
+    token = c.settings.api_token
+    if token is None or request.trusted:
+        return
+    sent = request.headers.get("authorization", "")
+    scheme, _, value = sent.partition(" ")
+    expected = token.get_secret_value().encode()
+    # compare_digest takes the same time wherever the first differing byte is.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), expected):
+        raise errors.Unauthorized("send the header 'Authorization: Bearer <MEMPLANE_API_TOKEN>'")
+
+
+def _parse(body: bytes | dict[str, Any] | None) -> dict[str, Any]:
+    if body is None or body == b"":
+        return {}
+    if isinstance(body, dict):
+        return body
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise errors.InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise errors.InvalidRequest("the body must be a JSON object")
+    return payload
+
+
+def _validate(model: type[BaseModel], payload: dict[str, Any]) -> BaseModel:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        problems = exc.errors(include_url=False, include_input=False)
+        where = ".".join(str(p) for p in problems[0]["loc"]) or None
+        text = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in problems[:5])
+        raise errors.InvalidRequest(text, field=where) from exc
+
+
+def error_response(exc: errors.MemplaneError, request_id: str) -> HttpResponse:
+    status = STATUS.get(exc.code, 500)
+    if status >= 500:
+        log.warning("%s (request %s): %s", exc.code, request_id, exc.message)
+    detail = ErrorDetail(
+        code=exc.code, message=exc.message, request_id=request_id, field=getattr(exc, "field", None)
+    )
+    headers = {"Content-Type": "application/json"}
+    if isinstance(exc, errors.Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    return HttpResponse(status, ErrorBody(error=detail).model_dump(mode="json", exclude_none=True), headers)
+
+
+def _audit(
+    c: Container,
+    function: str,
+    request: HttpRequest,
+    response: HttpResponse,
+    client_id: str | None,
+    started: float,
+) -> None:
+    """Write the call's audit row. Best effort: a failing audit must not fail the call it records."""
+    err = response.body.get("error") if response.status >= 400 else None
+    execution = Execution(
+        function=function,
+        request_id=request.request_id,
+        status=response.status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        client_id=client_id,
+        error_code=err.get("code") if isinstance(err, dict) else None,
+        degraded=tuple(response.body.get("degraded", ())),
+    )
+    try:
+        c.store.log_execution(execution)
+    except errors.DependencyError as exc:
+        log.warning("could not write the audit row (request %s): %s", request.request_id, exc.message)

@@ -1,0 +1,40 @@
+"""Which request model and use case serve each function: the only table of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from memplane.contracts import AssembleRequest, CleanupRequest, WritebackRequest
+from memplane.usecases.assemble import assemble
+from memplane.usecases.cleanup import cleanup
+from memplane.usecases.writeback import writeback
+from memplane.wiring import Container
+
+
+@dataclass(frozen=True)
+class Route:
+    request: type[BaseModel]
+    run: Callable[[Any, Container, datetime], BaseModel]
+
+
+FUNCTIONS: dict[str, Route] = {
+    "assemble": Route(
+        AssembleRequest,
+        lambda r, c, now: assemble(r, store=c.store, embedder=c.embedder, policy=c.policy, now=now),
+    ),
+    "writeback": Route(
+        WritebackRequest,
+        lambda r, c, now: writeback(
+            r, store=c.store, embedder=c.embedder, extractor=c.extractor, policy=c.policy, now=now
+        ),
+    ),
+    "cleanup": Route(
+        CleanupRequest,
+        lambda r, c, now: cleanup(r, store=c.store, embedder=c.embedder, policy=c.policy, now=now),
+    ),
+}

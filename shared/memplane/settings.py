@@ -1,0 +1,94 @@
+"""The one place that reads the environment.
+
+``Settings()`` reads environment variables, then ``.env`` in the working directory, then defaults.
+Tests and tools build ``Settings(field=value, ...)`` directly. Secrets are ``SecretStr`` so that they
+never print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from memplane.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Every knob memplane has. Environment names are fixed: docs and tools use them."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    api_token: SecretStr | None = Field(None, validation_alias="MEMPLANE_API_TOKEN")
+
+    embedder: Literal["auto", "openai", "hash"] = Field("auto", validation_alias="MEMPLANE_EMBEDDER")
+    extractor: Literal["auto", "openai", "rules"] = Field("auto", validation_alias="MEMPLANE_EXTRACTOR")
+    embedding_model: str = Field("text-embedding-3-small", validation_alias="MEMPLANE_EMBEDDING_MODEL")
+    # pgvector's HNSW index takes at most 2,000 dimensions for the `vector` type.
+    embedding_dim: int = Field(1536, validation_alias="MEMPLANE_EMBEDDING_DIM", ge=8, le=2000)
+    chat_model: str = Field("gpt-4o-mini", validation_alias="MEMPLANE_CHAT_MODEL")
+    embedding_timeout_s: float = Field(2.0, validation_alias="MEMPLANE_EMBEDDING_TIMEOUT", gt=0)
+    extraction_timeout_s: float = Field(10.0, validation_alias="MEMPLANE_EXTRACTION_TIMEOUT", gt=0)
+
+    port: int = Field(8080, validation_alias="PORT", ge=1, le=65535)
+    data_dir: Path = Field(Path(".memplane"), validation_alias="MEMPLANE_DATA_DIR")
+    migrations_dir: Path | None = Field(None, validation_alias="MEMPLANE_MIGRATIONS_DIR")
+    db_pool_size: int = Field(4, validation_alias="MEMPLANE_DB_POOL_SIZE", ge=1, le=100)
+    db_connect_timeout_s: float = Field(5.0, validation_alias="MEMPLANE_DB_CONNECT_TIMEOUT", gt=0)
+    db_statement_timeout_ms: int = Field(5000, validation_alias="MEMPLANE_DB_STATEMENT_TIMEOUT_MS", ge=10)
+    # PgBouncer in transaction mode cannot keep prepared statements: set this to false behind it.
+    db_prepared_statements: bool = Field(True, validation_alias="MEMPLANE_DB_PREPARED_STATEMENTS")
+
+    memory_ttl_days: float | None = Field(None, validation_alias="MEMPLANE_MEMORY_TTL_DAYS", gt=0)
+    working_state_ttl_hours: float = Field(24.0, validation_alias="MEMPLANE_WORKING_STATE_TTL_HOURS", gt=0)
+    episode_archive_days: float = Field(180.0, validation_alias="MEMPLANE_EPISODE_ARCHIVE_DAYS", gt=0)
+    context_token_budget: int = Field(1200, validation_alias="MEMPLANE_CONTEXT_TOKENS", ge=50)
+
+    @model_validator(mode="after")
+    def _backends_are_reachable(self) -> Settings:
+        if self.embedder == "openai" and not self._openai_configured:
+            raise ValueError("MEMPLANE_EMBEDDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
+        if self.extractor == "openai" and not self._openai_configured:
+            raise ValueError("MEMPLANE_EXTRACTOR=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
+        return self
+
+    @property
+    def _openai_configured(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def embedder_kind(self) -> Literal["openai", "hash"]:
+        """`auto` means the OpenAI-compatible endpoint when a key is set, else the offline hasher."""
+        if self.embedder == "auto":
+            return "openai" if self.openai_api_key is not None else "hash"
+        return self.embedder
+
+    @property
+    def extractor_kind(self) -> Literal["openai", "rules"]:
+        if self.extractor == "auto":
+            return "openai" if self.openai_api_key is not None else "rules"
+        return self.extractor
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+
+def load_settings() -> Settings:
+    """Read the environment once; a bad value becomes a ``ConfigurationError`` naming the variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from exc

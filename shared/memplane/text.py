@@ -1,0 +1,96 @@
+"""Pure text helpers: tokens, chunks, and the fence around the memory context. No I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memplane.model import Turn
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have he her hers him
+    his how i if in into is it its just me my of on or our ours she so than that the their them then
+    there these they this to too up us was we were what when where which who whom why will with would
+    you your yours""".split()
+)
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to meet "hiking"/"hikes" and "cities"/"city" halfway."""
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + keep
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stemmed words without stopwords, in order."""
+    words = (w.replace("’", "'").split("'")[0] for w in _WORD.findall(text.lower()))
+    return [stem(w) for w in words if w and w not in STOPWORDS]
+
+
+def chunks(text: str, max_chars: int = 1500) -> list[str]:
+    """Split text into pieces of at most ``max_chars``, on paragraph then sentence boundaries.
+
+    Short text (the usual chat message) is one chunk; a long answer becomes several that each embed
+    well. Always returns at least one piece for non-blank text.
+    """
+    text = text.strip()
+    if len(text) <= max_chars:
+        return [text] if text else []
+    pieces = [p for p in re.split(r"(?<=[.!?])\s+|\n\s*\n", text) if p.strip()]
+    out: list[str] = []
+    current = ""
+    for piece in pieces:
+        while len(piece) > max_chars:  # a single run-on sentence: cut it hard
+            out.extend([current] if current else [])
+            current = ""
+            out.append(piece[:max_chars])
+            piece = piece[max_chars:]
+        if current and len(current) + 1 + len(piece) > max_chars:
+            out.append(current)
+            current = piece
+        else:
+            current = f"{current} {piece}" if current else piece
+    if current:
+        out.append(current)
+    return [o.strip() for o in out if o.strip()]
+
+
+FENCE_OPEN = "<memplane-memory>"
+FENCE_CLOSE = "</memplane-memory>"
+_FENCED = re.compile(re.escape(FENCE_OPEN) + r".*?(?:" + re.escape(FENCE_CLOSE) + r"|\Z)", re.S)
+_FENCE_TAG = re.compile(r"</?\s*memplane-memory\s*>", re.I)
+
+
+def strip_recalled(text: str) -> str:
+    """Remove memory blocks that assemble handed out, so recalled memory is never stored again."""
+    return _FENCED.sub("", text).strip()
+
+
+def defang(text: str) -> str:
+    """Neutralise fence tags inside stored text so it cannot close the block and pose as instructions."""
+    return _FENCE_TAG.sub("[memplane-memory]", text)
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly four characters a token for English text; good enough to keep within a budget."""
+    return max(1, (len(text) + 3) // 4)
+
+
+def clip(text: str, width: int) -> str:
+    """Collapse white space and cut to ``width`` characters, marking the cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def summarize(turns: Sequence[Turn], width: int = 200) -> str:
+    """An extractive summary of an exchange: what the user said last, and how the assistant answered."""
+    user = next((t.content for t in reversed(turns) if t.role == "user"), "")
+    answer = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
+    parts = [f"User: {clip(user, width)}"] if user else []
+    parts += [f"Assistant: {clip(answer, width)}"] if answer else []
+    return " / ".join(parts) or "(empty exchange)"

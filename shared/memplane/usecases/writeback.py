@@ -1,0 +1,163 @@
+"""Writeback: remember an exchange (chunks, an episode, extracted facts) exactly once.
+
+Order matters for "nothing half-written": the model calls (extraction, embeddings) happen before the
+write transaction opens, and everything the exchange produces commits in that one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from hashlib import sha256
+
+from memplane.contracts import WritebackRequest, WritebackResponse, profile_update
+from memplane.errors import EmbeddingsFailed, ExtractionFailed, InvalidRequest
+from memplane.model import (
+    Extraction,
+    NewChunk,
+    NewEpisode,
+    Policy,
+    Turn,
+    Vector,
+)
+from memplane.ports import Embedder, Extractor, MemoryStore
+from memplane.text import chunks, strip_recalled, summarize
+from memplane.usecases._degrade import Degradation
+
+_REMEMBERED_ROLES = ("user", "assistant")
+
+
+def writeback(
+    req: WritebackRequest,
+    *,
+    store: MemoryStore,
+    embedder: Embedder,
+    extractor: Extractor,
+    policy: Policy,
+    now: datetime,
+) -> WritebackResponse:
+    started = time.perf_counter()
+    at = req.timestamp or now
+    turns = turns_of(req)
+    answer_key = turns[-1].key
+    with store.session() as s:
+        known = s.known_turn_keys(req.client_id, [t.key for t in turns])
+        episode_id = s.find_episode(req.client_id, answer_key)
+    new = [t for t in turns if t.key not in known]
+    if not new:
+        # A replay, or a resent history with nothing new in it: nothing to do, same answer.
+        return WritebackResponse(
+            episode_id=episode_id,
+            facts_upserted=0,
+            chunks_written=0,
+            execution_time_ms=_ms(started),
+        )
+
+    notes = Degradation()
+    extraction = _extract(extractor, new, notes)
+    pieces = [(turn, i, text) for turn in new for i, text in enumerate(chunks(turn.content))]
+    vectors = _embed(embedder, [text for _, _, text in pieces] + [extraction.summary], notes)
+    expires_at = now + policy.memory_ttl if policy.memory_ttl is not None else None
+
+    with store.session() as s:
+        s.upsert_profile(req.client_id, profile_update(req.profile))
+        written = s.insert_chunks(
+            [
+                NewChunk(
+                    client_id=req.client_id,
+                    turn_key=turn.key,
+                    chunk_index=i,
+                    role=turn.role,
+                    content=text,
+                    message_id=turn.message_id,
+                    chat_id=req.chat_id,
+                    created_at=at,
+                    expires_at=expires_at,
+                    embedding=vectors[n] if vectors else None,
+                )
+                for n, (turn, i, text) in enumerate(pieces)
+            ]
+        )
+        episode_id, created = s.insert_episode(
+            NewEpisode(
+                client_id=req.client_id,
+                dedupe_key=answer_key,
+                chat_id=req.chat_id,
+                summary=extraction.summary,
+                embedding=vectors[-1] if vectors else None,
+                message_ids=tuple(t.message_id for t in new if t.message_id),
+                created_at=at,
+            )
+        )
+        # Only the writer that created the episode records its facts, so a concurrent replay
+        # cannot count them twice.
+        upserted = (
+            sum(s.upsert_fact(req.client_id, f, at, episode_id) for f in extraction.facts) if created else 0
+        )
+        if req.chat_id:
+            s.touch_working_state(
+                req.client_id,
+                req.chat_id,
+                {"last_message_key": answer_key, "last_exchange_at": at.isoformat()},
+                now + policy.working_state_ttl,
+            )
+    return WritebackResponse(
+        episode_id=episode_id,
+        facts_upserted=upserted,
+        chunks_written=written,
+        execution_time_ms=_ms(started),
+        degraded=notes.degraded,
+        warnings=notes.warnings,
+    )
+
+
+def turns_of(req: WritebackRequest) -> list[Turn]:
+    """The messages worth remembering, each once, the answer last.
+
+    System messages and the memory block that assemble handed out are never stored: re-extracting
+    recalled memory as new memory is a feedback loop that fills a store with copies.
+    """
+    answer_text = strip_recalled(req.response)
+    if not answer_text:
+        raise InvalidRequest(
+            "response is empty once recalled memory is removed; send the assistant's answer",
+            field="response",
+        )
+    answer_key = req.message_id or _content_key(req.chat_id, "assistant", answer_text)
+    history: dict[str, Turn] = {}
+    for m in req.conversation:
+        text = strip_recalled(m.text)
+        if m.role not in _REMEMBERED_ROLES or not text:
+            continue
+        key = m.id or _content_key(req.chat_id, m.role, text)
+        if key != answer_key:  # Open WebUI's outlet already lists the answer among the messages
+            history.setdefault(key, Turn(key=key, role=m.role, content=text, message_id=m.id))
+    answer = Turn(key=answer_key, role="assistant", content=answer_text, message_id=req.message_id)
+    return [*history.values(), answer]
+
+
+def _content_key(chat_id: str | None, role: str, text: str) -> str:
+    digest = sha256(f"{chat_id or ''}\x1f{role}\x1f{text}".encode()).hexdigest()[:32]
+    return f"sha256:{digest}"
+
+
+def _extract(extractor: Extractor, turns: list[Turn], notes: Degradation) -> Extraction:
+    try:
+        return extractor.extract(turns)
+    except ExtractionFailed as exc:
+        # The exchange is still stored; only its facts are missing, and the response says so.
+        notes.record("extraction", exc)
+        return Extraction(facts=(), summary=summarize(turns))
+
+
+def _embed(embedder: Embedder, texts: list[str], notes: Degradation) -> list[Vector] | None:
+    try:
+        return embedder.embed(texts)
+    except EmbeddingsFailed as exc:
+        # Stored without vectors, still found by keyword; cleanup fills the vectors in later.
+        notes.record("embeddings", exc)
+        return None
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

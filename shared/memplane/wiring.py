@@ -1,0 +1,119 @@
+"""Builds the adapters from settings, once per warm container. The only module that picks adapters.
+
+Nothing here runs at import: the container is built on the first request, so a cold start that only
+imports memplane does no I/O, and a misconfiguration becomes a clear 503 rather than an import crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from threading import Lock
+
+from memplane.adapters.hash_embedder import HashEmbedder
+from memplane.adapters.postgres import Database, PostgresStore
+from memplane.adapters.rules_extractor import RulesExtractor
+from memplane.model import Policy
+from memplane.ports import Embedder, Extractor, MemoryStore
+from memplane.settings import Settings, load_settings
+
+log = logging.getLogger("memplane")
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    database: Database
+    store: MemoryStore
+    embedder: Embedder
+    extractor: Extractor
+    policy: Policy
+
+    def close(self) -> None:
+        self.database.close()
+
+
+def database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started on first use) when none is set."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from memplane.adapters import embedded_postgres
+
+    return embedded_postgres.start(settings.data_dir)
+
+
+def build(settings: Settings) -> Container:
+    database = Database(
+        database_url(settings),
+        pool_size=settings.db_pool_size,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        prepared_statements=settings.db_prepared_statements,
+    )
+    return Container(
+        settings=settings,
+        database=database,
+        store=PostgresStore(database, statement_timeout_ms=settings.db_statement_timeout_ms),
+        embedder=_embedder(settings),
+        extractor=_extractor(settings),
+        policy=policy_of(settings),
+    )
+
+
+def policy_of(settings: Settings) -> Policy:
+    ttl = settings.memory_ttl_days
+    return Policy(
+        memory_ttl=timedelta(days=ttl) if ttl is not None else None,
+        working_state_ttl=timedelta(hours=settings.working_state_ttl_hours),
+        episode_archive_after=timedelta(days=settings.episode_archive_days),
+        context_token_budget=settings.context_token_budget,
+    )
+
+
+def _embedder(settings: Settings) -> Embedder:
+    if settings.embedder_kind == "hash":
+        return HashEmbedder(settings.embedding_dim)
+    from memplane.adapters import openai_backend  # import openai only when it is used
+
+    client = openai_backend.make_client(
+        _secret(settings), settings.openai_base_url, settings.embedding_timeout_s
+    )
+    return openai_backend.OpenAIEmbedder(client, settings.embedding_model, settings.embedding_dim)
+
+
+def _extractor(settings: Settings) -> Extractor:
+    if settings.extractor_kind == "rules":
+        return RulesExtractor()
+    from memplane.adapters import openai_backend
+
+    client = openai_backend.make_client(
+        _secret(settings), settings.openai_base_url, settings.extraction_timeout_s
+    )
+    return openai_backend.OpenAIExtractor(client, settings.chat_model)
+
+
+def _secret(settings: Settings) -> str | None:
+    key = settings.openai_api_key
+    return key.get_secret_value() if key is not None else None
+
+
+_container: Container | None = None
+_lock = Lock()
+
+
+def container() -> Container:
+    """The warm container's adapters, built from the environment on first use."""
+    global _container
+    with _lock:
+        if _container is None:
+            _container = build(load_settings())
+        return _container
+
+
+def reset() -> None:
+    """Close and forget the current container; the next call to ``container()`` builds anew."""
+    global _container
+    with _lock:
+        if _container is not None:
+            _container.close()
+        _container = None
