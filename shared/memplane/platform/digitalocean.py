@@ -10,17 +10,24 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from memplane import wiring
 from memplane.platform.http import HttpRequest, handle
+from memplane.wiring import Container
 
 # Keys the platform itself adds to a non-raw web event, next to the merged JSON body.
 _PLATFORM_KEYS = ("http",)
 
 
-def respond(function: str, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    response = handle(function, to_request(event, context), wiring.container)
+def respond(
+    function: str,
+    event: dict[str, Any],
+    context: Any,
+    container: Callable[[], Container] = wiring.container,
+) -> dict[str, Any]:
+    response = handle(function, to_request(event, context), container)
     return {"statusCode": response.status, "headers": response.headers, "body": response.body}
 
 

@@ -93,7 +93,8 @@ def handle(function: str, request: HttpRequest, container: Callable[[], Containe
 def _serve(
     function: str, request: HttpRequest, container: Callable[[], Container], state: dict[str, Any]
 ) -> HttpResponse:
-    if function == "health":
+    # GET on any function is its health check: on DigitalOcean each function has only its own URL.
+    if function == "health" or (function in FUNCTIONS and request.method in ("GET", "HEAD")):
         if request.method not in ("GET", "HEAD"):
             raise errors.MethodNotAllowed("use GET /health")
         c = container()

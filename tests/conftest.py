@@ -1,0 +1,147 @@
+"""The suite starts what it needs: an embedded Postgres with pgvector, and a local OpenAI stub.
+
+Every storage test runs against that real Postgres; each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+
+from memplane import wiring
+from memplane.adapters import embedded_postgres
+from memplane.adapters.postgres import migrations
+from memplane.platform.digitalocean import respond
+from memplane.platform.functions_framework import create_app
+from memplane.settings import Settings
+from memplane.wiring import Container
+from tests.openai_stub import OpenAIStub
+
+EVENTS = Path(__file__).parent / "events"
+TEST_DIM = 256
+TABLES = "client_profiles, webhook_executions"
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The embedded server, started once for the session and deleted at the end."""
+    return embedded_postgres.start(tmp_path_factory.mktemp("embedded"), delete_on_exit=True)
+
+
+@pytest.fixture(scope="session")
+def new_database(server_url: str) -> Callable[[str], str]:
+    """Create an empty database on the embedded server and return its URL."""
+
+    def create(name: str) -> str:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return server_url.replace("/postgres?", f"/{name}?")
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def db_url(new_database: Callable[[str], str]) -> str:
+    url = new_database("memplane_test")
+    migrations.apply(url, migrations.default_migrations_dir(), TEST_DIM)
+    return url
+
+
+def make_settings(db_url: str, **overrides: Any) -> Settings:
+    """Settings as a test wants them: nothing read from the machine's environment or a .env file."""
+    values: dict[str, Any] = {
+        "database_url": db_url, "embedder": "hash", "extractor": "rules",
+        "embedding_dim": TEST_DIM, "api_token": None, "openai_api_key": None,
+        "openai_base_url": None, "db_connect_timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def container(db_url: str) -> Iterator[Container]:
+    c = wiring.build(make_settings(db_url))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def build_container(db_url: str) -> Iterator[Callable[..., Container]]:
+    """Containers with other settings for one test; closed afterwards."""
+    made: list[Container] = []
+
+    def build(**overrides: Any) -> Container:
+        c = wiring.build(make_settings(overrides.pop("database_url", db_url), **overrides))
+        made.append(c)
+        return c
+
+    yield build
+    for c in made:
+        c.close()
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(request: pytest.FixtureRequest) -> None:
+    if "db_url" not in request.fixturenames:
+        return
+    url = request.getfixturevalue("db_url")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {TABLES} CASCADE")
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A plain connection for looking at what was stored, the way an operator would with psql."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def client(container: Container) -> FlaskClient:
+    return create_app(lambda: container).test_client()
+
+
+def client_for(c: Container) -> FlaskClient:
+    return create_app(lambda: c).test_client()
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[OpenAIStub]:
+    stub = OpenAIStub().start()
+    yield stub
+    stub.stop()
+
+
+class Context:
+    """The attributes of DigitalOcean's context object that memplane reads."""
+
+    def __init__(self, activation_id: str = "act-1") -> None:
+        self.activation_id = activation_id
+        self.function_name = "/ns/memory/fn"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 3000
+
+
+def load_event(name: str, **body: Any) -> dict[str, Any]:
+    """A stored DigitalOcean event, with its JSON body fields replaced by ``body`` where given."""
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    if body:
+        if isinstance(event.get("http", {}).get("body"), str):
+            merged = {**json.loads(event["http"]["body"]), **body}
+            event["http"]["body"] = json.dumps(merged)
+        else:
+            event.update(body)
+    return event
+
+
+def invoke_do(c: Container, function: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Run an event through the DigitalOcean adapter as the runtime would, over container ``c``."""
+    return respond(function, event, Context(), lambda: c)
