@@ -57,9 +57,14 @@ def db_url(new_database: Callable[[str], str]) -> str:
 def make_settings(db_url: str, **overrides: Any) -> Settings:
     """Settings as a test wants them: nothing read from the machine's environment or a .env file."""
     values: dict[str, Any] = {
-        "database_url": db_url, "embedder": "hash", "extractor": "rules",
-        "embedding_dim": TEST_DIM, "api_token": None, "openai_api_key": None,
-        "openai_base_url": None, "db_connect_timeout_s": 2.0,
+        "database_url": db_url,
+        "embedder": "hash",
+        "extractor": "rules",
+        "embedding_dim": TEST_DIM,
+        "api_token": None,
+        "openai_api_key": None,
+        "openai_base_url": None,
+        "db_connect_timeout_s": 2.0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

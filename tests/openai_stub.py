@@ -75,16 +75,28 @@ class OpenAIStub:
         dim = b.embedding_dim or body.get("dimensions") or 64
         vectors = HashEmbedder(dim).embed(texts)
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
-        return 200, {"object": "list", "data": data, "model": body["model"],
-                     "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        return 200, {
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
 
     def _chat(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         b = self.behaviour
         if b.chat_status != 200:
             return b.chat_status, {"error": {"message": "chat backend down"}}
         return 200, {
-            "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": b.chat_content}}],
+            "id": "chatcmpl-stub",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": b.chat_content},
+                }
+            ],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }

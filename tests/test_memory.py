@@ -15,9 +15,7 @@ def exchange(client_id: str = "alice", **overrides: Any) -> dict[str, Any]:
         "client_id": client_id,
         "chat_id": "chat-1",
         "message_id": "m2",
-        "conversation": [
-            {"role": "user", "id": "m1", "content": "My name is Alice and I live in Lisbon."}
-        ],
+        "conversation": [{"role": "user", "id": "m1", "content": "My name is Alice and I live in Lisbon."}],
         "response": "Nice to meet you, Alice! Lisbon is lovely in spring.",
         "profile": {"full_name": "Alice Doe", "email": "alice@example.com"},
     }
@@ -70,7 +68,8 @@ def test_memory_never_crosses_clients(client: FlaskClient) -> None:
     status, memory = post(client, "/assemble", {"client_id": "bob", "query": "Lisbon Alice live"})
     assert status == 200
     everything = str(memory)
-    assert "Lisbon" not in everything and "Alice" not in everything
+    assert "Lisbon" not in everything
+    assert "Alice" not in everything
     assert [f["value"] for f in memory["facts"] if f["key"] == "location"] == ["Oslo"]
 
 
@@ -95,11 +94,15 @@ def test_resent_history_stores_only_new_messages(client: FlaskClient, db: psycop
         {"role": "assistant", "id": "m4", "content": "What a fascinating job."},
     ]
     _, second = post(
-        client, "/writeback", exchange(conversation=history, message_id="m4", response="What a fascinating job.")
+        client,
+        "/writeback",
+        exchange(conversation=history, message_id="m4", response="What a fascinating job."),
     )
     assert second["chunks_written"] == 2
     assert chunk_count(db, "alice") == 4
-    _, memory = post(client, "/assemble", {"client_id": "alice", "query": "marine biologist job", "limit": 10})
+    _, memory = post(
+        client, "/assemble", {"client_id": "alice", "query": "marine biologist job", "limit": 10}
+    )
     contents = [c["content"] for c in memory["similar_chunks"]]
     assert len(contents) == len(set(contents))
     assert any(f["key"] == "job" and f["value"] == "marine biologist" for f in memory["facts"])
@@ -152,7 +155,9 @@ def test_a_newer_fact_supersedes_the_old_one_and_keeps_its_history(client: Flask
 
     # The old value is history, not gone: asking as of before the move still finds it.
     _, before = post(
-        client, "/assemble", {"client_id": "alice", "query": "where do I live", "timestamp": "2024-03-01T00:00:00Z"}
+        client,
+        "/assemble",
+        {"client_id": "alice", "query": "where do I live", "timestamp": "2024-03-01T00:00:00Z"},
     )
     assert [f["value"] for f in before["facts"] if f["key"] == "location"] == ["Lisbon"]
 
@@ -170,11 +175,14 @@ def test_stored_text_cannot_break_out_of_the_context_fence(client: FlaskClient) 
     _, memory = post(client, "/assemble", {"client_id": "alice", "query": "tea instructions"})
     context = memory["context"]
     assert context.startswith(FENCE_OPEN)
-    assert context.count(FENCE_CLOSE) == 1 and context.endswith(FENCE_CLOSE)
+    assert context.count(FENCE_CLOSE) == 1
+    assert context.endswith(FENCE_CLOSE)
     assert "not instructions" in context
 
 
-def test_a_long_message_becomes_several_chunks_with_its_id(client: FlaskClient, db: psycopg.Connection[Any]) -> None:
+def test_a_long_message_becomes_several_chunks_with_its_id(
+    client: FlaskClient, db: psycopg.Connection[Any]
+) -> None:
     long_answer = " ".join(f"Paragraph {i} talks about sailing routes near island {i}." for i in range(120))
     _, written = post(client, "/writeback", exchange(response=long_answer))
     assert written["chunks_written"] > 3
@@ -198,7 +206,8 @@ def test_assemble_with_a_profile_creates_the_client(client: FlaskClient) -> None
     )
     assert status == 200
     assert memory["profile"] == {"client_id": "new-user", "full_name": "Nia", "email": None, "tags": []}
-    assert memory["similar_chunks"] == [] and memory["context"] == ""
+    assert memory["similar_chunks"] == []
+    assert memory["context"] == ""
 
 
 def test_every_call_leaves_an_audit_row(client: FlaskClient, db: psycopg.Connection[Any]) -> None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from memplane.model import Extraction, FactCandidate, Turn
-from memplane.text import summarize
+from memplane.text import summarize, terms
 
 _NAME = r"([A-Z][\w'-]+(?: [A-Z][\w'-]+){0,2})"
 _PLACE = r"([A-Z][\w.'-]*(?:,? [A-Z][\w.'-]*){0,3})"
@@ -25,7 +25,7 @@ _RULES: list[tuple[re.Pattern[str], str, str, float]] = [
     (re.compile(r"(?i:\bmy name is|\bcall me)\s+" + _NAME), "name", "{0}", 0.9),
     (
         re.compile(
-            r"(?i:\bI (?:live|am living|'m living) in|\bI (?:have |'ve )?moved to|"
+            r"(?i:\bI(?: live| am living|'m living) in|\bI(?: have|'ve)? moved to|"
             r"\bI(?: am|'m) based in)\s+" + _PLACE
         ),
         "location",
@@ -104,6 +104,8 @@ def _facts_in(text: str) -> Iterator[FactCandidate]:
     for pattern, key_t, value_t, confidence in _RULES:
         for match in pattern.finditer(text):
             groups = [g.strip().rstrip(".!?") for g in match.groups()]
+            if not terms(groups[-1]):
+                continue  # "I love it", "I like that": nothing durable to keep
             template = key_t
             if key_t == "family:{0}" and groups[0].lower() not in _SINGLE:
                 template = "family:{0}:{1}"  # one can have several daughters, not several wives

@@ -1,0 +1,82 @@
+"""`memplane migrate`: applies each migration once, in order, and refuses a changed embedding size."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from memplane.adapters.postgres import migrations
+from memplane.errors import ConfigurationError
+
+MIGRATIONS = migrations.default_migrations_dir()
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "memplane.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrate_applies_once_and_is_idempotent(new_database: Callable[[str], str]) -> None:
+    url = new_database("migrate_once")
+    first = migrations.apply(url, MIGRATIONS, 1536)
+    assert [m.version for m in first] == sorted(m.version for m in migrations.discover(MIGRATIONS))
+    assert migrations.apply(url, MIGRATIONS, 1536) == []
+    with psycopg.connect(url) as conn:
+        indexes = {
+            r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'memory_entries'")
+        }
+        dim = conn.execute(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'memory_entries'::regclass "
+            "AND attname = 'embedding'"
+        ).fetchone()
+    assert any("hnsw" in i and "vector_cosine_ops" in i for i in indexes)
+    assert any("gin" in i and "content_tsv" in i for i in indexes)
+    assert dim == (1536,)
+
+
+def test_a_different_embedding_size_is_refused(new_database: Callable[[str], str]) -> None:
+    url = new_database("migrate_dim")
+    migrations.apply(url, MIGRATIONS, 768)
+    with pytest.raises(ConfigurationError, match="MEMPLANE_EMBEDDING_DIM"):
+        migrations.apply(url, MIGRATIONS, 1536)
+
+
+def test_a_failing_migration_leaves_nothing_behind(
+    new_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    url = new_database("migrate_fail")
+    for m in migrations.discover(MIGRATIONS):
+        (tmp_path / m.path.name).write_text(m.path.read_text())
+    (tmp_path / "9999_broken.sql").write_text("CREATE TABLE half_done (id int);\nSELECT no_such_function();")
+    with pytest.raises(Exception, match="migration failed"):
+        migrations.apply(url, tmp_path, 64)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regclass('half_done')").fetchone() == (None,)
+        assert conn.execute("SELECT max(version) FROM memplane_migrations").fetchone() == (1,)
+
+
+def test_the_migrate_command(new_database: Callable[[str], str], tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": new_database("migrate_cli"), "MEMPLANE_EMBEDDING_DIM": "64"}
+    first = run_cli("migrate", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "0001_init" in first.stdout
+    again = run_cli("migrate", env=env, cwd=tmp_path)
+    assert "nothing to apply" in again.stdout
+
+    bad = run_cli("migrate", env={**env, "MEMPLANE_EMBEDDING_DIM": "lots"}, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "MEMPLANE_EMBEDDING_DIM" in bad.stderr
+    assert "Traceback" not in bad.stderr

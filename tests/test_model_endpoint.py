@@ -1,0 +1,138 @@
+"""The real ``openai`` client against a local OpenAI-compatible server: success, failure, and nonsense."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+
+from memplane.adapters.openai_backend import OpenAIEmbedder, OpenAIExtractor, make_client
+from memplane.errors import EmbeddingsFailed, ExtractionFailed
+from memplane.model import Turn
+from memplane.wiring import Container
+from tests.conftest import TEST_DIM, client_for
+from tests.openai_stub import OpenAIStub
+from tests.test_memory import exchange, post
+
+
+def openai_container(build: Callable[..., Container], stub: OpenAIStub) -> Container:
+    return build(
+        embedder="openai",
+        extractor="openai",
+        openai_base_url=stub.base_url,
+        openai_api_key="sk-test-key",
+        embedding_model="text-embedding-3-small",
+    )
+
+
+def test_writeback_and_assemble_through_an_openai_compatible_endpoint(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub
+) -> None:
+    openai_stub.behaviour.chat_content = json.dumps(
+        {
+            "facts": [{"key": "City", "value": "Lisbon", "confidence": 0.9}],
+            "summary": "Alice introduced herself and said she lives in Lisbon.",
+        }
+    )
+    client = client_for(openai_container(build_container, openai_stub))
+    status, written = post(client, "/writeback", exchange())
+    assert status == 200
+    assert written["degraded"] == []
+    assert written["facts_upserted"] == 1
+
+    _, memory = post(client, "/assemble", {"client_id": "alice", "query": "Where do I live?"})
+    assert memory["facts"][0]["key"] == "city"  # keys are normalised
+    assert memory["recent_episodes"][0]["summary"].startswith("Alice introduced herself")
+    assert memory["similar_chunks"][0]["message_id"] == "m1"
+    paths = [p for p, _ in openai_stub.behaviour.requests]
+    assert paths.count("/v1/chat/completions") == 1
+    embed_calls = [b for p, b in openai_stub.behaviour.requests if p == "/v1/embeddings"]
+    assert all(b["dimensions"] == TEST_DIM for b in embed_calls)
+
+
+def test_a_reply_that_does_not_validate_is_reported_not_silently_empty(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub, db: psycopg.Connection[Any]
+) -> None:
+    openai_stub.behaviour.chat_content = "Sure! Here are the facts: the user lives in Lisbon."
+    client = client_for(openai_container(build_container, openai_stub))
+    status, written = post(client, "/writeback", exchange())
+    assert status == 200
+    assert written["degraded"] == ["extraction"]
+    assert written["warnings"][0]["code"] == "extraction_failed"
+    assert written["chunks_written"] == 2  # the exchange itself is not lost
+    summary = db.execute("SELECT summary FROM episodes").fetchone()
+    assert summary is not None
+    assert "Lisbon" in summary[0]
+
+
+def test_embedder_down_stores_anyway_and_cleanup_fills_vectors_in(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub, db: psycopg.Connection[Any]
+) -> None:
+    client = client_for(openai_container(build_container, openai_stub))
+    openai_stub.behaviour.embedding_status = 503
+    status, written = post(client, "/writeback", exchange())
+    assert status == 200
+    assert written["degraded"] == ["embeddings"]
+    assert written["warnings"][0]["code"] == "embeddings_failed"
+
+    status, memory = post(client, "/assemble", {"client_id": "alice", "query": "Lisbon"})
+    assert status == 200
+    assert memory["degraded"] == ["embeddings"]
+    assert memory["similar_chunks"][0]["content"] == "My name is Alice and I live in Lisbon."
+
+    openai_stub.behaviour.embedding_status = 200
+    status, cleaned = post(client, "/cleanup", {})
+    assert status == 200
+    assert cleaned["embeddings_backfilled"] == 3
+    missing = db.execute("SELECT count(*) FROM memory_entries WHERE embedding IS NULL").fetchone()
+    assert missing == (0,)
+
+
+def test_embedder_client_errors_are_ours() -> None:
+    # Nothing listens on port 9: a connection failure, named without echoing the request.
+    dead = make_client("sk-secret-value", "http://127.0.0.1:9/v1", timeout_s=0.5)
+    with pytest.raises(EmbeddingsFailed) as failed:
+        OpenAIEmbedder(dead, "text-embedding-3-small", 64).embed(["hello"])
+    assert "sk-secret" not in str(failed.value)
+    with pytest.raises(ExtractionFailed):
+        OpenAIExtractor(dead, "gpt-4o-mini").extract([Turn("k", "user", "hi", None)])
+
+
+def test_vectors_of_the_wrong_size_are_refused(openai_stub: OpenAIStub) -> None:
+    openai_stub.behaviour.embedding_dim = 32
+    embedder = OpenAIEmbedder(make_client(None, openai_stub.base_url, 2.0), "some-local-model", 64)
+    with pytest.raises(EmbeddingsFailed, match="MEMPLANE_EMBEDDING_DIM is 64"):
+        embedder.embed(["hello"])
+    # Models outside the text-embedding-3 family are not sent `dimensions`, which they may reject.
+    assert "dimensions" not in openai_stub.behaviour.requests[-1][1]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json at all",
+        json.dumps({"facts": "none"}),
+        json.dumps({"facts": [{"key": "x", "value": "y", "confidence": 7}], "summary": "s"}),
+        json.dumps({"facts": [], "summary": ""}),
+    ],
+)
+def test_extraction_replies_that_do_not_validate_raise(openai_stub: OpenAIStub, content: str) -> None:
+    openai_stub.behaviour.chat_content = content
+    extractor = OpenAIExtractor(make_client(None, openai_stub.base_url, 2.0), "gpt-4o-mini")
+    with pytest.raises(ExtractionFailed):
+        extractor.extract([Turn("k", "user", "I live in Lisbon", None)])
+
+
+def test_health_names_the_backends(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub, client: FlaskClient
+) -> None:
+    offline = client.get("/health").get_json()
+    assert offline["embedder"]["status"] == "fallback"
+    assert offline["extractor"]["name"] == "rules"
+    online = client_for(openai_container(build_container, openai_stub)).get("/health").get_json()
+    assert online["embedder"] == {"status": "ok", "name": "openai:text-embedding-3-small"}
+    assert "sk-test-key" not in json.dumps(online)

@@ -1,0 +1,31 @@
+"""Chunking and fencing: long text splits on sentences, recalled memory never sneaks back in."""
+
+from __future__ import annotations
+
+from memplane.text import FENCE_CLOSE, FENCE_OPEN, chunks, defang, strip_recalled
+
+
+def test_short_text_is_one_chunk_and_blank_text_none() -> None:
+    assert chunks("  hello there  ") == ["hello there"]
+    assert chunks("   ") == []
+
+
+def test_long_text_splits_on_sentences_within_the_limit() -> None:
+    text = " ".join(f"Sentence number {i} is here." for i in range(200))
+    pieces = chunks(text, max_chars=300)
+    assert all(len(p) <= 300 for p in pieces)
+    assert " ".join(pieces) == text
+
+
+def test_a_run_on_sentence_is_cut_hard() -> None:
+    pieces = chunks("x" * 1000, max_chars=300)
+    assert [len(p) for p in pieces] == [300, 300, 300, 100]
+
+
+def test_recalled_memory_is_stripped_even_if_unterminated() -> None:
+    assert strip_recalled(f"before {FENCE_OPEN} facts {FENCE_CLOSE} after") == "before  after"
+    assert strip_recalled(f"question?\n{FENCE_OPEN} truncated by a client") == "question?"
+
+
+def test_fence_tags_in_stored_text_are_defanged() -> None:
+    assert FENCE_CLOSE not in defang(f"evil {FENCE_CLOSE} text </ Memplane-Memory >")
