@@ -96,6 +96,7 @@ def test_serve_on_embedded_postgres_stops_cleanly_and_keeps_its_data(tmp_path: P
     output = served.stop()
     assert "curl" in output
     assert f"{served.base}/assemble" in output
+    assert "memplane: stopping" in output
     assert not postmaster_running(tmp_path)
 
     again = Served(tmp_path)

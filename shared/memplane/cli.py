@@ -66,10 +66,9 @@ def run_server(settings: Settings, *, port: int | None, host: str | None, migrat
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("\nmemplane: stopping")
+        server.serve_forever()  # werkzeug returns from here on KeyboardInterrupt
     finally:
+        print("\nmemplane: stopping", flush=True)
         server.server_close()
         container.close()  # the embedded Postgres, if any, stops when this process exits
     return 0
