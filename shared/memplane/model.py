@@ -139,3 +139,13 @@ class Policy:
     episode_archive_after: timedelta = timedelta(days=180)
     context_token_budget: int = 1200
     backfill_batch: int = 256
+    search_pool: int = 50  # candidates taken from each ranking before fusion
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    # How much a message's neighbours in its chat add to its score (see usecases/retrieval.py).
+    neighbour_weight: float = 0.5
+    # How much vector similarity counts next to keywords. A semantic embedder earns an equal say; the
+    # offline hashing embedder only sees shared words, which BM25 already weighs better, and measured
+    # as no help at any weight, so it is not searched at all.
+    vector_weight: float = 1.0
+    offline_vector_weight: float = 0.0

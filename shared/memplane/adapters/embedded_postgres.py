@@ -35,11 +35,29 @@ def start(data_dir: Path, *, delete_on_exit: bool = False) -> str:
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         # What the wheel raises when initdb or pg_ctl fail, or the server never reports ready.
         raise DatabaseError(f"the embedded Postgres did not start (see {pgdata}/log): {exc}") from exc
-    if not was_running:
-        atexit.register(_stop, wheel, pgdata, server.system_user, delete_on_exit)
+    if not was_running and pgdata not in _started:
+        if not _started:
+            atexit.register(_stop_all)
+        _started[pgdata] = (wheel, server.system_user, delete_on_exit)
     url: str = server.get_uri()
     log.info("embedded Postgres ready at %s", url)
     return url
+
+
+def stop(data_dir: Path) -> None:
+    """Stop the server this process started in ``data_dir`` now, rather than at exit."""
+    pgdata = data_dir.resolve() / "pgdata"
+    if pgdata in _started:
+        _stop(pgdata, *_started.pop(pgdata))
+
+
+_started: dict[Path, tuple[Any, str | None, bool]] = {}
+
+
+def _stop_all() -> None:
+    while _started:
+        pgdata, how = _started.popitem()
+        _stop(pgdata, *how)
 
 
 def _wheel() -> Any:
@@ -64,7 +82,7 @@ def _running(wheel: Any, pgdata: Path) -> bool:
     return bool(info is not None and info.is_running())
 
 
-def _stop(wheel: Any, pgdata: Path, user: str | None, delete: bool) -> None:
+def _stop(pgdata: Path, wheel: Any, user: str | None, delete: bool) -> None:
     try:
         wheel.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
     except (subprocess.SubprocessError, OSError) as exc:

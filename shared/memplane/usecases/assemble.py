@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import datetime
 
 from memplane.contracts import (
@@ -16,14 +15,14 @@ from memplane.contracts import (
     profile_update,
 )
 from memplane.errors import ClientNotFound, EmbeddingsFailed, VectorSearchFailed
-from memplane.model import Hit, Policy, Vector
-from memplane.ports import Embedder, MemoryStore
+from memplane.model import Hit, Policy, Profile, Vector
+from memplane.ports import Embedder, MemoryStore, StoreSession
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.context import build_context
+from memplane.usecases.retrieval import rank
 
 _FACTS = 30
 _EPISODES = 3
-_RRF_K = 60
 
 
 def assemble(
@@ -38,30 +37,30 @@ def assemble(
     as_of = req.timestamp or now
     notes = Degradation()
     query_vector = _embed_query(embedder, req.query, notes)
-    pool = req.limit * 3
+    embedded = time.perf_counter()
     with store.session() as s:
-        if req.profile is not None:
-            profile = s.upsert_profile(req.client_id, profile_update(req.profile))
-        else:
-            found = s.get_profile(req.client_id)
-            if found is None:
-                raise ClientNotFound(
-                    f"no memory for client_id '{req.client_id}'; send a profile to create it"
-                )
-            profile = found
+        profile = _profile(s, req)
         facts = s.current_facts(req.client_id, as_of, _FACTS)
-        by_text = s.text_search(req.client_id, req.query, as_of, pool)
+        by_text = s.keyword_search(
+            req.client_id, req.query, as_of, policy.search_pool, policy.bm25_k1, policy.bm25_b
+        )
+        vector_weight = policy.offline_vector_weight if embedder.offline else policy.vector_weight
         by_vector: list[Hit] = []
-        if query_vector is not None:
+        if query_vector is not None and vector_weight > 0:
             try:
-                by_vector = s.vector_search(req.client_id, query_vector, as_of, pool)
+                by_vector = s.vector_search(req.client_id, query_vector, as_of, policy.search_pool)
             except VectorSearchFailed as exc:
                 notes.record("vector_search", exc)
+        hits = rank(
+            [(by_text, 1.0), (by_vector, vector_weight)],
+            lambda ids: s.neighbours(req.client_id, ids),
+            limit=req.limit,
+            neighbour_weight=policy.neighbour_weight,
+        )
         episodes = s.recent_episodes(req.client_id, as_of, _EPISODES)
-    # A hashing embedder only sees shared words, which full text already scores better: give it
-    # less say, because fusing a weak ranking at equal weight makes results worse.
-    vector_weight = 0.5 if embedder.offline else 1.0
-    hits = fuse([(by_text, 1.0), (by_vector, vector_weight)], req.limit)
+    budget = req.context_tokens or policy.context_token_budget
+    context = build_context(facts, hits, episodes, now=as_of, token_budget=budget)
+    done = time.perf_counter()
     return AssembleResponse(
         profile=ProfileOut(
             client_id=profile.client_id,
@@ -77,41 +76,28 @@ def assemble(
                 id=h.id,
                 content=h.content,
                 role=h.role,
-                score=round(h.score, 6),
+                score=h.score,
                 message_id=h.message_id,
                 created_at=h.created_at,
             )
             for h in hits
         ],
         recent_episodes=[EpisodeOut(id=e.id, summary=e.summary, created_at=e.created_at) for e in episodes],
-        context=build_context(facts, hits, episodes, now=as_of, token_budget=policy.context_token_budget),
-        execution_time_ms=round((time.perf_counter() - started) * 1000, 2),
+        context=context,
+        execution_time_ms=_ms(done - started),
+        timings_ms={"embedding": _ms(embedded - started), "search": _ms(done - embedded)},
         degraded=notes.degraded,
         warnings=notes.warnings,
     )
 
 
-def fuse(rankings: Sequence[tuple[Sequence[Hit], float]], limit: int) -> list[Hit]:
-    """Weighted reciprocal rank fusion: a hit's score is the sum of weight / (k + rank)."""
-    scores: dict[str, float] = {}
-    first: dict[str, Hit] = {}
-    for hits, weight in rankings:
-        for rank, hit in enumerate(hits, start=1):
-            scores[hit.id] = scores.get(hit.id, 0.0) + weight / (_RRF_K + rank)
-            first.setdefault(hit.id, hit)
-    ranked = sorted(scores, key=lambda i: scores[i], reverse=True)[:limit]
-    return [_with_score(first[i], scores[i]) for i in ranked]
-
-
-def _with_score(hit: Hit, score: float) -> Hit:
-    return Hit(
-        id=hit.id,
-        content=hit.content,
-        role=hit.role,
-        score=score,
-        message_id=hit.message_id,
-        created_at=hit.created_at,
-    )
+def _profile(s: StoreSession, req: AssembleRequest) -> Profile:
+    if req.profile is not None:
+        return s.upsert_profile(req.client_id, profile_update(req.profile))
+    found = s.get_profile(req.client_id)
+    if found is None:
+        raise ClientNotFound(f"no memory for client_id '{req.client_id}'; send a profile to create it")
+    return found
 
 
 def _embed_query(embedder: Embedder, query: str, notes: Degradation) -> Vector | None:
@@ -121,3 +107,7 @@ def _embed_query(embedder: Embedder, query: str, notes: Degradation) -> Vector |
         # Full-text search and recent episodes still answer; the response says what is missing.
         notes.record("embeddings", exc)
         return None
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)

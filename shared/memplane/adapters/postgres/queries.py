@@ -27,13 +27,15 @@ RETURNING turn_key
 
 FIND_EPISODE = "SELECT id FROM episodes WHERE client_id = %s AND dedupe_key = %s"
 
-INSERT_CHUNK = """
+# One statement for all of an exchange's chunks: the BM25 statistics trigger then runs once per write.
+INSERT_CHUNKS = """
 INSERT INTO memory_entries
     (client_id, turn_key, chunk_index, message_id, chat_id, role, content, embedding,
      created_at, expires_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES {rows}
 ON CONFLICT (client_id, turn_key, chunk_index) DO NOTHING
 """
+CHUNK_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 INSERT_EPISODE = """
 INSERT INTO episodes (client_id, dedupe_key, chat_id, summary, embedding, message_ids, created_at)
@@ -83,20 +85,69 @@ ORDER BY embedding <=> %(v)s
 LIMIT %(k)s
 """
 
-# The query's terms are OR-ed: plainto_tsquery would AND them and miss most natural questions.
-# Lexemes are quoted so that characters with a meaning in tsquery syntax stay literal.
-TEXT_SEARCH = f"""
-WITH query AS (
+# BM25 over the client's chunks. The query's terms are OR-ed (plainto_tsquery would AND them and miss
+# most natural questions); each term weighs by its rarity among this client's chunks (idf), counted in
+# client_term_stats. Candidates are the chunks holding a term that is not in most of them: a chunk with
+# only common terms cannot rank, and skipping it keeps large memories fast. Lexemes are quoted so that
+# characters with a meaning in tsquery syntax stay literal.
+KEYWORD_SEARCH = f"""
+WITH terms AS (
+    SELECT DISTINCT lexeme FROM unnest(tsvector_to_array(to_tsvector('english', %(t)s))) AS lexeme
+), corpus AS MATERIALIZED (
+    SELECT doc_count::float8 AS n, total_len::float8 / greatest(doc_count, 1) AS avgdl
+    FROM client_doc_stats WHERE client_id = %(c)s
+), idf AS MATERIALIZED (
+    SELECT terms.lexeme, coalesce(s.df, 0) AS df, corpus.n,
+           ln(1 + (corpus.n - coalesce(s.df, 0) + 0.5) / (coalesce(s.df, 0) + 0.5)) AS w
+    FROM terms CROSS JOIN corpus
+    LEFT JOIN client_term_stats s ON s.client_id = %(c)s AND s.term = terms.lexeme
+), query AS MATERIALIZED (
     SELECT string_agg(
         '''' || replace(replace(lexeme, '\\', '\\\\'), '''', '''''') || '''', ' | '
     )::tsquery AS tsq
-    FROM unnest(tsvector_to_array(to_tsvector('english', %(t)s))) AS lexeme
+    FROM idf
+    WHERE idf.df > 0 AND (
+        idf.df <= idf.n / 2 OR NOT EXISTS (SELECT 1 FROM idf AS i WHERE i.df > 0 AND i.df <= i.n / 2)
+    )
+), candidates AS MATERIALIZED (
+    SELECT e.id, e.content_tsv, length(e.content_tsv) AS dl
+    FROM memory_entries e, query
+    WHERE e.client_id = %(c)s AND e.content_tsv @@ query.tsq AND e.created_at <= %(as_of)s AND {_LIVE}
+), scored AS (
+    SELECT c.id, sum(
+        idf.w * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * c.dl / corpus.avgdl))
+    ) AS score
+    FROM candidates c
+    CROSS JOIN LATERAL (
+        SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf
+        FROM unnest(c.content_tsv) AS u
+    ) AS t
+    JOIN idf ON idf.lexeme = t.lexeme
+    CROSS JOIN corpus
+    GROUP BY c.id
 )
-SELECT {_HIT_COLUMNS}, ts_rank_cd(content_tsv, query.tsq) AS score
-FROM memory_entries, query
-WHERE client_id = %(c)s AND content_tsv @@ query.tsq AND created_at <= %(as_of)s AND {_LIVE}
-ORDER BY score DESC, created_at DESC
+SELECT e.id, e.content, e.role, e.message_id, e.created_at, scored.score
+FROM scored JOIN memory_entries e ON e.id = scored.id
+ORDER BY scored.score DESC, e.seq DESC
 LIMIT %(k)s
+"""
+
+# For each given chunk, the chunks stored just before and just after it in the same chat.
+NEIGHBOURS = f"""
+SELECT c.id, p.id, p.content, p.role, p.message_id, p.created_at,
+       n.id, n.content, n.role, n.message_id, n.created_at
+FROM memory_entries c
+LEFT JOIN LATERAL (
+    SELECT {_HIT_COLUMNS} FROM memory_entries p
+    WHERE p.client_id = c.client_id AND p.chat_id = c.chat_id AND p.seq < c.seq AND {_LIVE}
+    ORDER BY p.seq DESC LIMIT 1
+) AS p ON true
+LEFT JOIN LATERAL (
+    SELECT {_HIT_COLUMNS} FROM memory_entries n
+    WHERE n.client_id = c.client_id AND n.chat_id = c.chat_id AND n.seq > c.seq AND {_LIVE}
+    ORDER BY n.seq LIMIT 1
+) AS n ON true
+WHERE c.client_id = %s AND c.id = ANY(%s::uuid[])
 """
 
 RECENT_EPISODES = """

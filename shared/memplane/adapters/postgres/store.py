@@ -113,27 +113,29 @@ class PostgresSession:
         if not chunks:
             return 0
         claimed = self.claim_turns(chunks[0].client_id, sorted({c.turn_key for c in chunks}))
-        written = 0
-        for c in chunks:
-            if c.turn_key not in claimed:
-                continue
-            self._conn.execute(
-                q.INSERT_CHUNK,
-                (
-                    c.client_id,
-                    c.turn_key,
-                    c.chunk_index,
-                    c.message_id,
-                    c.chat_id,
-                    c.role,
-                    c.content,
-                    _vec(c.embedding),
-                    c.created_at,
-                    c.expires_at,
-                ),
+        rows = [c for c in chunks if c.turn_key in claimed]
+        if not rows:
+            return 0
+        sql = q.INSERT_CHUNKS.format(rows=", ".join([q.CHUNK_ROW] * len(rows)))
+        params = [
+            value
+            for c in rows
+            for value in (
+                c.client_id,
+                c.turn_key,
+                c.chunk_index,
+                c.message_id,
+                c.chat_id,
+                c.role,
+                c.content,
+                _vec(c.embedding),
+                c.created_at,
+                c.expires_at,
             )
-            written += 1
-        return written
+        ]
+        with self._conn.cursor() as cur:
+            cur.execute(sql.encode(), params)
+            return cur.rowcount
 
     def insert_episode(self, episode: NewEpisode) -> tuple[str, bool]:
         e = episode
@@ -189,9 +191,15 @@ class PostgresSession:
         # relaxed_order may return rows slightly out of order; the score is exact, so sort by it.
         return sorted(hits, key=lambda h: h.score, reverse=True)
 
-    def text_search(self, client_id: str, text: str, as_of: datetime, limit: int) -> list[Hit]:
-        params = {"t": text, "c": client_id, "as_of": as_of, "k": limit}
-        return [_hit(r) for r in self._all(q.TEXT_SEARCH, params)]
+    def keyword_search(
+        self, client_id: str, text: str, as_of: datetime, limit: int, k1: float, b: float
+    ) -> list[Hit]:
+        params = {"t": text, "c": client_id, "as_of": as_of, "k": limit, "k1": k1, "b": b}
+        return [_hit(r) for r in self._all(q.KEYWORD_SEARCH, params)]
+
+    def neighbours(self, client_id: str, ids: Sequence[str]) -> dict[str, tuple[Hit | None, Hit | None]]:
+        rows = self._all(q.NEIGHBOURS, (client_id, list(ids)))
+        return {str(r[0]): (_neighbour(r[1:6]), _neighbour(r[6:11])) for r in rows}
 
     def recent_episodes(self, client_id: str, as_of: datetime, limit: int) -> list[Episode]:
         rows = self._all(q.RECENT_EPISODES, (client_id, as_of, limit))
@@ -225,6 +233,14 @@ def _fact(row: tuple[Any, ...]) -> Fact:
         valid_from=row[3],
         valid_to=row[4],
         source_episode_id=str(row[5]) if row[5] else None,
+    )
+
+
+def _neighbour(cols: tuple[Any, ...]) -> Hit | None:
+    if cols[0] is None:
+        return None
+    return Hit(
+        id=str(cols[0]), content=cols[1], role=cols[2], message_id=cols[3], created_at=cols[4], score=0.0
     )
 
 

@@ -1,0 +1,1 @@
+"""Retrieval evaluation through the public API. A development tool: never imported by the functions."""

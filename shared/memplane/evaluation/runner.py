@@ -1,0 +1,111 @@
+"""`memplane eval locomo`: talk to a running memplane over HTTP, or start a throwaway one to talk to."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from memplane.evaluation import locomo
+from memplane.settings import Settings
+
+
+class HttpPoster:
+    """POSTs JSON and returns the decoded reply; any non-2xx reply stops the evaluation with its error."""
+
+    def __init__(self, base_url: str, token: str | None) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"--url must be an http(s) URL, not {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"Content-Type": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+
+    def __call__(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+            self.base_url + path, data=json.dumps(body).encode(), headers=self.headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - URL from the operator
+                reply: dict[str, Any] = json.loads(response.read())
+                return reply
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{path} answered {exc.code}: {exc.read().decode(errors='replace')}") from exc
+
+
+class ProgressBar:
+    def __init__(self, stream: Any = sys.stderr, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self._last: tuple[str, int] = ("", -1)
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        step = done * 100 // max(total, 1)
+        if (label, step) == self._last and done != total:
+            return
+        self._last = (label, step)
+        filled = self.width * done // max(total, 1)
+        bar = "#" * filled + "." * (self.width - filled)
+        end = "\n" if done == total else ""
+        self.stream.write(f"\r{label:<10} [{bar}] {done}/{total}{end}")
+        self.stream.flush()
+
+
+@contextmanager
+def throwaway_service(settings: Settings) -> Iterator[str]:
+    """A fresh memplane on an embedded Postgres in a temporary folder, served on a free loopback port."""
+    from werkzeug.serving import make_server
+
+    from memplane import wiring
+    from memplane.adapters import embedded_postgres
+    from memplane.adapters.postgres import migrations
+    from memplane.platform.functions_framework import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the table
+    with tempfile.TemporaryDirectory(prefix="memplane-eval-") as tmp:
+        settings = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
+        url = wiring.database_url(settings)
+        migrations.apply(
+            url, settings.migrations_dir or migrations.default_migrations_dir(), settings.embedding_dim
+        )
+        container = wiring.build(settings)
+        server = make_server("127.0.0.1", 0, create_app(lambda: container), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            container.close()
+            embedded_postgres.stop(Path(tmp))
+
+
+def evaluate(
+    settings: Settings, data: Path, url: str | None, out: Path | None, token: str | None, captions: bool
+) -> dict[str, Any]:
+    samples = locomo.load(data)
+    prefix = f"locomo-{int(time.time())}-"  # a fresh client per run: no stale vectors from older runs
+    replay = locomo.build_replay(samples, prefix, captions=captions)
+    started = time.perf_counter()
+    if url is None:
+        with throwaway_service(settings) as served:
+            figures = locomo.run(replay, HttpPoster(served, None), ProgressBar())
+        figures["service"] = {"url": "throwaway", "embedder": settings.embedder_kind}
+    else:
+        figures = locomo.run(replay, HttpPoster(url, token), ProgressBar())
+        figures["service"] = {"url": url}
+    figures["data"] = str(data)
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    print(locomo.table(figures))
+    if out is not None:
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {out}")
+    return figures
