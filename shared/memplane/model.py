@@ -144,8 +144,9 @@ class Policy:
     bm25_b: float = 0.75
     # How much a message's neighbours in its chat add to its score (see usecases/retrieval.py).
     neighbour_weight: float = 0.5
-    # How much vector similarity counts next to keywords. A semantic embedder earns an equal say; the
-    # offline hashing embedder only sees shared words, which BM25 already weighs better, and measured
-    # as no help at any weight, so it is not searched at all.
-    vector_weight: float = 1.0
+    # How much vector similarity counts next to keywords (weight 1). On conversational memory BM25 is
+    # the stronger ranking, so a semantic embedder gets half its say; the offline hashing embedder only
+    # sees shared words, which BM25 already weighs better, measured as no help at any weight, and is
+    # not searched at all.
+    vector_weight: float = 0.5
     offline_vector_weight: float = 0.0

@@ -40,7 +40,7 @@ def start(data_dir: Path, *, delete_on_exit: bool = False) -> str:
             atexit.register(_stop_all)
         _started[pgdata] = (wheel, server.system_user, delete_on_exit)
     url: str = server.get_uri()
-    log.info("embedded Postgres ready at %s", url)
+    log.debug("embedded Postgres ready at %s", url)
     return url
 
 

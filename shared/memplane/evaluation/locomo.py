@@ -42,6 +42,7 @@ class Replay:
     writebacks: list[dict[str, Any]] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
     skipped_evidence: int = 0
+    cleaned_evidence: int = 0
     skipped_questions: int = 0
     adversarial: int = 0
 
@@ -51,22 +52,24 @@ def parse_session_date(text: str) -> datetime:
     return datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y")
 
 
-def clean_evidence(raw: list[str], known: set[str]) -> tuple[set[str], int]:
+def clean_evidence(raw: list[str], known: set[str]) -> tuple[set[str], int, int]:
     """Split, normalise and check evidence ids: 'D8:6; D9:17' is two ids, 'D30:05' is 'D30:5'.
 
-    Returns the usable ids and how many pieces were skipped (malformed, or naming no turn).
+    Returns the usable ids, how many entries had to be cleaned to be used, and how many pieces were
+    skipped (malformed like 'D', or naming no turn of the conversation).
     """
     usable: set[str] = set()
-    skipped = 0
+    cleaned = skipped = 0
     for entry in raw:
         for piece in filter(None, re.split(r"[;,\s]+", entry)):
             match = _EVIDENCE.match(piece)
             dia_id = f"D{int(match.group(1))}:{int(match.group(2))}" if match else None
             if dia_id is None or dia_id not in known:
                 skipped += 1
-            else:
-                usable.add(dia_id)
-    return usable, skipped
+                continue
+            usable.add(dia_id)
+            cleaned += dia_id != entry
+    return usable, cleaned, skipped
 
 
 def build_replay(samples: list[dict[str, Any]], client_prefix: str, captions: bool = True) -> Replay:
@@ -86,7 +89,8 @@ def build_replay(samples: list[dict[str, Any]], client_prefix: str, captions: bo
             if qa["category"] not in CATEGORIES:
                 replay.adversarial += 1
                 continue
-            evidence, skipped = clean_evidence(qa.get("evidence", []), known)
+            evidence, cleaned, skipped = clean_evidence(qa.get("evidence", []), known)
+            replay.cleaned_evidence += cleaned
             replay.skipped_evidence += skipped
             if not evidence:
                 replay.skipped_questions += 1
@@ -175,6 +179,7 @@ def run(
         "assemble_own_ms": _percentiles(own_ms),
         "writebacks": len(replay.writebacks),
         "skipped_evidence_ids": replay.skipped_evidence,
+        "cleaned_evidence_ids": replay.cleaned_evidence,
         "skipped_questions": replay.skipped_questions,
         "adversarial_skipped": replay.adversarial,
     }
@@ -200,8 +205,9 @@ def table(figures: dict[str, Any]) -> str:
     if t:
         lines.append(f"assemble own time (ms, excluding embedding): p50 {t['p50']}  p95 {t['p95']}")
     lines.append(
-        f"skipped: {figures['skipped_evidence_ids']} malformed or unknown evidence ids, "
-        f"{figures['skipped_questions']} questions left without evidence, "
+        f"evidence: {figures['cleaned_evidence_ids']} ids cleaned (split or normalised) and used, "
+        f"{figures['skipped_evidence_ids']} malformed or unknown ids skipped; "
+        f"questions: {figures['skipped_questions']} left without evidence, "
         f"{figures['adversarial_skipped']} adversarial (category 5) questions"
     )
     return "\n".join(lines)

@@ -89,10 +89,18 @@ def throwaway_service(settings: Settings) -> Iterator[str]:
 
 
 def evaluate(
-    settings: Settings, data: Path, url: str | None, out: Path | None, token: str | None, captions: bool
+    settings: Settings,
+    data: Path,
+    url: str | None,
+    out: Path | None,
+    token: str | None,
+    captions: bool,
+    client_prefix: str | None = None,
 ) -> dict[str, Any]:
     samples = locomo.load(data)
-    prefix = f"locomo-{int(time.time())}-"  # a fresh client per run: no stale vectors from older runs
+    # A fresh client per run by default, so no vectors from an older run (or embedder) are scored.
+    # Reusing a prefix replays into the same clients, which stores nothing new: writeback is idempotent.
+    prefix = client_prefix if client_prefix is not None else f"locomo-{int(time.time())}-"
     replay = locomo.build_replay(samples, prefix, captions=captions)
     started = time.perf_counter()
     if url is None:
