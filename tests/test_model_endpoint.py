@@ -127,12 +127,24 @@ def test_extraction_replies_that_do_not_validate_raise(openai_stub: OpenAIStub, 
         extractor.extract([Turn("k", "user", "I live in Lisbon", None)])
 
 
-def test_health_names_the_backends(
+def test_health_probes_each_dependency(
     build_container: Callable[..., Container], openai_stub: OpenAIStub, client: FlaskClient
 ) -> None:
     offline = client.get("/health").get_json()
     assert offline["embedder"]["status"] == "fallback"
-    assert offline["extractor"]["name"] == "rules"
-    online = client_for(openai_container(build_container, openai_stub)).get("/health").get_json()
-    assert online["embedder"] == {"status": "ok", "name": "openai:text-embedding-3-small"}
+    assert offline["extractor"] == {"status": "fallback", "name": "rules"}
+    assert offline["vector_index"]["version"].startswith("0.8")
+    assert offline["postgres"]["schema_version"] >= 2
+
+    online_client = client_for(openai_container(build_container, openai_stub))
+    online = online_client.get("/health").get_json()
+    assert online["embedder"]["status"] == "ok"
+    assert online["embedder"]["name"] == "openai:text-embedding-3-small"
+    assert online["embedder"]["latency_ms"] > 0
     assert "sk-test-key" not in json.dumps(online)
+
+    # A failing embedder shows on the page a monitor polls, but memplane still serves: 200.
+    openai_stub.behaviour.embedding_status = 500
+    degraded = online_client.get("/health")
+    assert degraded.status_code == 200
+    assert degraded.get_json()["embedder"]["code"] == "embeddings_failed"

@@ -20,7 +20,12 @@ class Settings(BaseSettings):
     """Every knob memplane has. Environment names are fixed: docs and tools use them."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        # project.yml must name every variable it passes; an empty one means "not set", not "".
+        env_ignore_empty=True,
     )
 
     database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")

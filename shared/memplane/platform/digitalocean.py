@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from memplane import wiring
+from memplane.logs import configure_json
 from memplane.platform.http import HttpRequest, handle
 from memplane.wiring import Container
 
@@ -27,6 +28,7 @@ def respond(
     context: Any,
     container: Callable[[], Container] = wiring.container,
 ) -> dict[str, Any]:
+    configure_json()  # the platform collects stdout; JSON lines are what its log viewer can filter
     response = handle(function, to_request(event, context), container)
     return {"statusCode": response.status, "headers": response.headers, "body": response.body}
 

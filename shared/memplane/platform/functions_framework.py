@@ -10,6 +10,7 @@ from flask import Flask, Request, Response
 from flask import request as current_request
 
 from memplane import wiring
+from memplane.logs import configure_json
 from memplane.platform.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, handle
 from memplane.wiring import Container
 
@@ -17,6 +18,7 @@ from memplane.wiring import Container
 def respond(
     function: str, request: Request, container: Callable[[], Container] = wiring.container
 ) -> Response:
+    configure_json()
     return _to_flask(handle(function, to_request(request), container))
 
 

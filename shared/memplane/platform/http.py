@@ -20,12 +20,14 @@ from pydantic import BaseModel, ValidationError
 
 from memplane import errors
 from memplane.contracts import ErrorBody, ErrorDetail
+from memplane.logs import hash_client
 from memplane.model import Execution
 from memplane.platform.routes import FUNCTIONS
 from memplane.usecases.health import health
 from memplane.wiring import Container
 
 log = logging.getLogger("memplane")
+access = logging.getLogger("memplane.access")
 
 # DigitalOcean Functions rejects requests and responses over 1 MB; we answer the same everywhere.
 MAX_BODY_BYTES = 1_000_000
@@ -85,8 +87,10 @@ def handle(function: str, request: HttpRequest, container: Callable[[], Containe
                 }
             },
         )
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    _log_call(function, request, response, state.get("client_id"), duration_ms)
     if function in FUNCTIONS and "container" in state:
-        _audit(state["container"], function, request, response, state.get("client_id"), started)
+        _audit(state["container"], function, request, response, state.get("client_id"), duration_ms)
     return response
 
 
@@ -103,6 +107,7 @@ def _serve(
             embedder=c.embedder,
             extractor=c.extractor,
             auth_enabled=c.settings.api_token is not None,
+            secrets="environment",
         )
         return HttpResponse(200 if ok else 503, report)
     route = FUNCTIONS.get(function)
@@ -173,23 +178,46 @@ def error_response(exc: errors.MemplaneError, request_id: str) -> HttpResponse:
     return HttpResponse(status, ErrorBody(error=detail).model_dump(mode="json", exclude_none=True), headers)
 
 
+def _error_code(response: HttpResponse) -> str | None:
+    err = response.body.get("error") if response.status >= 400 else None
+    return err.get("code") if isinstance(err, dict) else None
+
+
+def _log_call(
+    function: str, request: HttpRequest, response: HttpResponse, client_id: str | None, duration_ms: float
+) -> None:
+    access.info(
+        "%s %s",
+        function,
+        response.status,
+        extra={
+            "function": function,
+            "request_id": request.request_id,
+            "client": hash_client(client_id),
+            "status": response.status,
+            "error_code": _error_code(response),
+            "duration_ms": duration_ms,
+            "degraded": response.body.get("degraded", []),
+        },
+    )
+
+
 def _audit(
     c: Container,
     function: str,
     request: HttpRequest,
     response: HttpResponse,
     client_id: str | None,
-    started: float,
+    duration_ms: float,
 ) -> None:
     """Write the call's audit row. Best effort: a failing audit must not fail the call it records."""
-    err = response.body.get("error") if response.status >= 400 else None
     execution = Execution(
         function=function,
         request_id=request.request_id,
         status=response.status,
-        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        duration_ms=duration_ms,
         client_id=client_id,
-        error_code=err.get("code") if isinstance(err, dict) else None,
+        error_code=_error_code(response),
         degraded=tuple(response.body.get("degraded", ())),
     )
     try:

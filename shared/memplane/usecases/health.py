@@ -1,8 +1,14 @@
-"""Health: what an uptime monitor polls. Unhealthy only when memplane cannot serve at all."""
+"""Health: what an uptime monitor polls. Unhealthy (503) only when memplane cannot serve at all.
+
+Each dependency reports a status and the latency of a real call: Postgres and the vector index by a
+query, the embedder by embedding one word. The extractor is not probed (an LLM call per poll would
+cost money and seconds); it is reported as configured.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from memplane.errors import DependencyError
@@ -10,31 +16,38 @@ from memplane.ports import Embedder, Extractor, MemoryStore
 
 
 def health(
-    *, store: MemoryStore, embedder: Embedder, extractor: Extractor, auth_enabled: bool
+    *, store: MemoryStore, embedder: Embedder, extractor: Extractor, auth_enabled: bool, secrets: str
 ) -> tuple[bool, dict[str, Any]]:
-    """Return (healthy, report). Postgres down or not migrated is unhealthy; an offline model is not."""
-    started = time.perf_counter()
-    try:
-        store.ping()
-        postgres: dict[str, Any] = {"status": "ok"}
-    except DependencyError as exc:
-        postgres = {"status": "error", "code": exc.code, "message": exc.message}
-    postgres["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    """Return (healthy, report). Postgres down or not migrated is unhealthy; a failing model is not."""
+    postgres, facts = _probe(store.ping)
+    vector = {"status": postgres["status"], "name": "pgvector", "latency_ms": postgres["latency_ms"]}
+    if facts:
+        postgres["schema_version"] = int(facts["schema_version"])
+        vector["version"] = facts["pgvector"]
+    embedding, _ = _probe(lambda: embedder.embed(["health"]))
+    embedding["name"] = embedder.name
+    if embedder.offline and embedding["status"] == "ok":
+        embedding["status"] = "fallback"
+        embedding["note"] = "offline hashing embedder; configure OPENAI_API_KEY for semantic memory"
     report = {
         "status": "ok" if postgres["status"] == "ok" else "error",
         "postgres": postgres,
-        "embedder": _backend(embedder.name, embedder.offline),
-        "extractor": _backend(extractor.name, extractor.offline),
+        "vector_index": vector,
+        "embedder": embedding,
+        "extractor": {"status": "fallback" if extractor.offline else "configured", "name": extractor.name},
+        "secrets": {"status": "ok", "source": secrets},
         "auth": "bearer token" if auth_enabled else "disabled (loopback only)",
     }
     return postgres["status"] == "ok", report
 
 
-def _backend(name: str, offline: bool) -> dict[str, Any]:
-    if offline:
-        return {
-            "status": "fallback",
-            "name": name,
-            "note": "offline fallback; configure OPENAI_API_KEY for semantic memory",
-        }
-    return {"status": "ok", "name": name}
+def _probe(call: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
+    started = time.perf_counter()
+    try:
+        result = call()
+        status: dict[str, Any] = {"status": "ok"}
+    except DependencyError as exc:
+        result = None
+        status = {"status": "error", "code": exc.code, "message": exc.message}
+    status["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return status, result

@@ -2,6 +2,13 @@
 
 SET_BUDGET = "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)"
 
+# NULL schema version: `memplane migrate` has not run against this database.
+PING = """
+SELECT (SELECT max(version) FROM memplane_migrations
+        WHERE to_regclass('memplane_migrations') IS NOT NULL),
+       (SELECT extversion FROM pg_extension WHERE extname = 'vector')
+"""
+
 GET_PROFILE = "SELECT id, full_name, email, tags FROM client_profiles WHERE id = %s"
 
 # NULL means "not given": it leaves the stored value alone.

@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from memplane.adapters.postgres import queries as q
 from memplane.adapters.postgres.connection import Connection, Database
-from memplane.errors import VectorSearchFailed
+from memplane.errors import DatabaseError, VectorSearchFailed
 from memplane.model import (
     CleanupCounts,
     Episode,
@@ -59,10 +59,13 @@ class PostgresStore:
                 ),
             )
 
-    def ping(self) -> None:
+    def ping(self) -> dict[str, str]:
         with self._db.connection() as conn:
-            conn.execute("SELECT 1")
+            row = conn.execute(q.PING).fetchone()
             conn.rollback()
+        if row is None or row[0] is None:
+            raise DatabaseError("the database has no memplane schema; run `memplane migrate`")
+        return {"schema_version": str(row[0]), "pgvector": str(row[1])}
 
     def vacuum(self) -> None:
         """VACUUM cannot run inside a transaction: borrow a connection and switch it to autocommit."""
