@@ -26,6 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default: 127.0.0.1; 0.0.0.0 with a token)")
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
     commands.add_parser("migrate", help="apply pending database migrations")
+    bundle = commands.add_parser("bundle", help="generate the DigitalOcean Functions project")
+    bundle.add_argument("--out", type=Path, default=Path("build/do"), help="default: build/do")
+    bundle.add_argument("--env-file", type=Path, help="copied to OUT/.env, where doctl reads ${VAR}s")
+    bundle.add_argument("--check", action="store_true", help="measure each function zipped; >40 MB fails")
     evaluation = commands.add_parser("eval", help="measure retrieval through the HTTP API")
     evaluation.add_argument("dataset", choices=["locomo"])
     evaluation.add_argument("--data", type=Path, required=True, help="a LoCoMo JSON file")
@@ -45,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return migrate(settings)
         if args.command == "eval":
             return run_eval(settings, args)
+        if args.command == "bundle":
+            return run_bundle(args)
         return run_server(settings, port=args.port, host=args.host, migrate_first=args.migrate)
     except MemplaneError as exc:
         print(f"memplane: {exc.code}: {exc.message}", file=sys.stderr)
@@ -60,6 +66,25 @@ def migrate(settings: Settings) -> int:
     names = ", ".join(m.name for m in applied) or "nothing to apply"
     print(f"migrations: {names}")
     return 0
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    from memplane import bundle
+
+    missing = bundle.build(args.out, env_file=args.env_file)
+    print(f"bundle written to {args.out}; deploy with: doctl serverless deploy {args.out} --remote-build")
+    if missing:
+        print(f"warning: set these before deploying (even to empty): {', '.join(missing)}", file=sys.stderr)
+    if not args.check:
+        return 0
+    failed = False
+    for size in bundle.measure(args.out):
+        over = size.zipped_mb > bundle.LIMIT_MB
+        failed |= over
+        print(
+            f"{size.function:<10} {size.zipped_mb:>5.1f} MB zipped{'  OVER the 40 MB budget' if over else ''}"
+        )
+    return 1 if failed else 0
 
 
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:

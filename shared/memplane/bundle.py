@@ -1,0 +1,160 @@
+"""`memplane bundle`: generate a ready-to-deploy DigitalOcean Functions project from this repository.
+
+The deployer reads only ``project.yml``, ``packages/``, ``lib/`` and ``.env`` and does not follow
+symlinks, so the repository's own layout cannot be deployed as is. The bundle copies the root
+``project.yml`` and, per function, its ``__main__.py``, a vendored copy of the ``memplane`` library,
+the function's pinned requirements and the ``build.sh`` the Python runtime expects.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from memplane.errors import ConfigurationError
+
+PACKAGE = "memory"
+FUNCTIONS = ("assemble", "writeback", "cleanup")
+LIMIT_MB = 40.0  # the platform's hard limit is 48 MB; fail well before it
+
+# What each function imports at run time. All three reach the store and an embedder (cleanup fills in
+# missing vectors); the openai client is needed whenever an OpenAI-compatible endpoint is configured.
+_CORE = ("psycopg[binary]", "psycopg-pool", "pgvector", "pydantic", "pydantic-settings", "openai")
+REQUIREMENTS: dict[str, tuple[str, ...]] = {name: _CORE for name in FUNCTIONS}
+
+# The runtime activates virtualenv/bin/activate_this.py, which `virtualenv` creates and `python -m venv`
+# does not, and it looks in lib/python3.11/site-packages.
+BUILD_SH = """#!/bin/bash
+set -e
+virtualenv --without-pip virtualenv
+pip install -r requirements.txt --target virtualenv/lib/python3.11/site-packages
+"""
+
+IGNORE = """__pycache__/
+*.pyc
+tests/
+.env
+"""
+
+_EXCLUDED = shutil.ignore_patterns("__pycache__", "*.pyc", "evaluation", "bundle.py")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    function: str
+    zipped_mb: float
+
+
+def repository_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def pinned(requirement: str) -> str:
+    """``name==installed version`` so a deploy runs what was tested; unpinned if not installed here."""
+    name = requirement.split("[", 1)[0]
+    try:
+        return f"{requirement}=={metadata.version(name)}"
+    except metadata.PackageNotFoundError:
+        return requirement
+
+
+def build(out: Path, root: Path | None = None, env_file: Path | None = None) -> list[str]:
+    """Write the project into ``out`` (replacing it) and return the ${VAR} names it still needs."""
+    root = root or repository_root()
+    library = root / "shared" / "memplane"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    shutil.copy2(root / "project.yml", out / "project.yml")
+    for name in FUNCTIONS:
+        target = out / "packages" / PACKAGE / name
+        target.mkdir(parents=True)
+        shutil.copy2(root / "functions" / name / "__main__.py", target / "__main__.py")
+        shutil.copytree(library, target / "memplane", ignore=_EXCLUDED)
+        (target / "requirements.txt").write_text("\n".join(pinned(r) for r in REQUIREMENTS[name]) + "\n")
+        (target / "build.sh").write_text(BUILD_SH)
+        (target / "build.sh").chmod(0o755)
+        (target / ".ignore").write_text(IGNORE)
+    known = set(os.environ)
+    if env_file is not None:
+        shutil.copy2(env_file, out / ".env")
+        known |= _names_in(env_file)
+    return sorted(variables(out / "project.yml") - known)
+
+
+def variables(project: Path) -> set[str]:
+    """The ${VAR} names a project.yml uses (comments aside)."""
+    lines = (line.split("#", 1)[0] for line in project.read_text().splitlines())
+    return {name for line in lines for name in _VARIABLE.findall(line)}
+
+
+def _names_in(env_file: Path) -> set[str]:
+    names = set()
+    for line in env_file.read_text().splitlines():
+        key, sep, _ = line.partition("=")
+        if sep and not key.strip().startswith("#"):
+            names.add(key.strip().removeprefix("export ").strip())
+    return names
+
+
+def measure(out: Path) -> list[Sizes]:
+    """Install each function's requirements for Linux x86_64 / CPython 3.11 and zip it, as deployed."""
+    sizes = []
+    with tempfile.TemporaryDirectory(prefix="memplane-bundle-") as tmp:
+        installed: dict[str, Path] = {}  # functions with the same requirements share one install
+        for name in FUNCTIONS:
+            function_dir = out / "packages" / PACKAGE / name
+            wanted = (function_dir / "requirements.txt").read_text()
+            if wanted not in installed:
+                venv = Path(tmp) / f"venv-{len(installed)}"
+                _pip_install_for_linux(function_dir / "requirements.txt", venv / _SITE)
+                installed[wanted] = venv
+            archive = Path(tmp) / f"{name}.zip"
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+                _add_tree(zf, function_dir, Path("."))
+                _add_tree(zf, installed[wanted], Path("virtualenv"))
+            sizes.append(Sizes(name, round(archive.stat().st_size / 1_000_000, 1)))
+    return sizes
+
+
+_SITE = Path("lib/python3.11/site-packages")
+
+
+def _add_tree(zf: zipfile.ZipFile, base: Path, prefix: Path) -> None:
+    for path in sorted(base.rglob("*")):
+        if path.is_file():
+            zf.write(path, prefix / path.relative_to(base))
+
+
+def _pip_install_for_linux(requirements: Path, target: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--target",
+        str(target),
+        "--platform",
+        "manylinux2014_x86_64",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
+        "-r",
+        str(requirements),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise ConfigurationError(f"could not install {requirements} for Linux: {result.stderr.strip()}")
