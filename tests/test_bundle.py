@@ -143,7 +143,8 @@ def test_the_bundled_function_runs_on_its_vendored_library(
         del sys.modules[k]
     try:
         spec = importlib.util.spec_from_file_location("bundled_writeback", function_dir / "__main__.py")
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         assert sys.modules["memplane"].__file__.startswith(str(function_dir))
