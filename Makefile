@@ -28,8 +28,8 @@ run: install
 test: install lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff check shared tests functions bench
-	$(BIN)/ruff format --check shared tests functions bench
+	$(BIN)/ruff check shared tests functions bench integrations
+	$(BIN)/ruff format --check shared tests functions bench integrations
 
 typecheck: install
 	$(BIN)/mypy
