@@ -26,8 +26,9 @@ FUNCTIONS = ("assemble", "writeback", "cleanup")
 LIMIT_MB = 40.0  # the platform's hard limit is 48 MB; fail well before it
 
 # What each function imports at run time. All three reach the store and an embedder (cleanup fills in
-# missing vectors); the openai client is needed whenever an OpenAI-compatible endpoint is configured.
-_CORE = ("psycopg[binary]", "psycopg-pool", "pgvector", "pydantic", "pydantic-settings", "openai")
+# missing vectors); httpx fetches secrets from Infisical; the openai client is needed whenever an
+# OpenAI-compatible endpoint is configured.
+_CORE = ("psycopg[binary]", "psycopg-pool", "pgvector", "pydantic", "pydantic-settings", "httpx", "openai")
 REQUIREMENTS: dict[str, tuple[str, ...]] = {name: _CORE for name in FUNCTIONS}
 
 # The runtime activates virtualenv/bin/activate_this.py, which `virtualenv` creates and `python -m venv`

@@ -17,6 +17,7 @@ decided once, in ``memplane.platform.http``, never here::
      |    +-- EmbeddingsFailed      embeddings_failed
      |    +-- ExtractionFailed      extraction_failed
      |    +-- VectorSearchFailed    vector_search_failed
+     |    +-- SecretsUnavailable    secrets_unavailable
      +-- ConfigurationError      the deployment is misconfigured (configuration_error)
 """
 
@@ -109,6 +110,12 @@ class VectorSearchFailed(DependencyError):
     """The vector index could not be queried."""
 
     code = "vector_search_failed"
+
+
+class SecretsUnavailable(DependencyError):
+    """The secret store is unreachable and no recent enough cached copy exists."""
+
+    code = "secrets_unavailable"
 
 
 class ConfigurationError(MemplaneError):

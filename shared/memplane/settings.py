@@ -1,17 +1,25 @@
 """The one place that reads the environment.
 
-``Settings()`` reads environment variables, then ``.env`` in the working directory, then defaults.
-Tests and tools build ``Settings(field=value, ...)`` directly. Secrets are ``SecretStr`` so that they
-never print.
+Precedence, highest first: values passed to ``Settings(...)``, environment variables, Infisical (when
+``INFISICAL_CLIENT_ID``, ``INFISICAL_CLIENT_SECRET`` and ``INFISICAL_PROJECT_ID`` are set), ``.env`` in
+the working directory, defaults. Tests and tools build ``Settings(field=value, ...)`` directly.
+Secrets are ``SecretStr`` so that they never print.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from memplane.errors import ConfigurationError
 
@@ -56,6 +64,24 @@ class Settings(BaseSettings):
     episode_archive_days: float = Field(180.0, validation_alias="MEMPLANE_EPISODE_ARCHIVE_DAYS", gt=0)
     context_token_budget: int = Field(1200, validation_alias="MEMPLANE_CONTEXT_TOKENS", ge=50)
 
+    # Where the secrets came from, for /health: set by the Infisical source, never by the environment.
+    secrets_source: Literal["environment", "infisical", "cached"] = Field(
+        "environment", validation_alias="MEMPLANE_INTERNAL_SECRETS_SOURCE", exclude=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env_file = dotenv_settings.env_file if isinstance(dotenv_settings, DotEnvSettingsSource) else None
+        infisical = InfisicalSource(settings_cls, env_file)
+        return init_settings, env_settings, infisical, dotenv_settings, file_secret_settings
+
     @model_validator(mode="after")
     def _backends_are_reachable(self) -> Settings:
         if self.embedder == "openai" and not self._openai_configured:
@@ -84,6 +110,57 @@ class Settings(BaseSettings):
     @property
     def embedded_database(self) -> bool:
         return self.database_url is None
+
+
+class InfisicalConfig(BaseSettings):
+    """How to reach Infisical: ``INFISICAL_*`` from the environment or ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INFISICAL_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    project_id: str | None = None
+    host: str = "https://app.infisical.com"
+    environment: str = "prod"
+    secret_path: str = "/"  # noqa: S105 - a folder in Infisical, not a secret
+    timeout: float = Field(2.0, gt=0, le=30)  # per request; each request is tried twice at most
+    cache_dir: Path = Path(tempfile.gettempdir())
+    cache_max_age_hours: float = Field(24.0, ge=0)
+
+
+class InfisicalSource(PydanticBaseSettingsSource):
+    """Settings from Infisical secrets whose keys are the environment names (``DATABASE_URL``, ...)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env_file: Any) -> None:
+        super().__init__(settings_cls)
+        self._env_file = env_file
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is answered at once by __call__
+
+    def __call__(self) -> dict[str, Any]:
+        config = InfisicalConfig(_env_file=self._env_file)
+        if not (config.client_id and config.client_secret and config.project_id):
+            return {}  # Infisical is used only when all three are set
+        from memplane.adapters import infisical
+
+        target = infisical.InfisicalTarget(
+            host=config.host,
+            client_id=config.client_id,
+            client_secret=config.client_secret.get_secret_value(),
+            project_id=config.project_id,
+            environment=config.environment,
+            secret_path=config.secret_path,
+            timeout_s=config.timeout,
+        )
+        cache = infisical.SecretCache(config.cache_dir, target)
+        fetched = infisical.load(target, cache, config.cache_max_age_hours * 3600)
+        aliases = {str(f.validation_alias) for f in self.settings_cls.model_fields.values()}
+        values: dict[str, Any] = {k: v for k, v in fetched.values.items() if k in aliases and v != ""}
+        values["MEMPLANE_INTERNAL_SECRETS_SOURCE"] = fetched.source
+        return values
 
 
 def load_settings() -> Settings:

@@ -44,6 +44,7 @@ STATUS: Mapping[str, int] = {
     "vector_search_failed": 502,
     "database_error": 503,
     "configuration_error": 503,
+    "secrets_unavailable": 503,
     "timeout": 504,
 }
 
@@ -107,7 +108,7 @@ def _serve(
             embedder=c.embedder,
             extractor=c.extractor,
             auth_enabled=c.settings.api_token is not None,
-            secrets="environment",
+            secrets=c.settings.secrets_source,
         )
         return HttpResponse(200 if ok else 503, report)
     route = FUNCTIONS.get(function)

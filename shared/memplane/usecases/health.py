@@ -35,7 +35,11 @@ def health(
         "vector_index": vector,
         "embedder": embedding,
         "extractor": {"status": "fallback" if extractor.offline else "configured", "name": extractor.name},
-        "secrets": {"status": "ok", "source": secrets},
+        # "cached": Infisical was unreachable at cold start and recent cached secrets are in use.
+        "secrets": {
+            "status": "cached" if secrets == "cached" else "ok",
+            "source": "infisical" if secrets == "cached" else secrets,
+        },
         "auth": "bearer token" if auth_enabled else "disabled (loopback only)",
     }
     return postgres["status"] == "ok", report

@@ -1,0 +1,197 @@
+"""Secrets at cold start: from the environment or Infisical, cached for bad days, and never printed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memplane import wiring
+from memplane.errors import ConfigurationError, SecretsUnavailable
+from memplane.settings import load_settings
+from tests import infisical_stub as stub_module
+from tests.conftest import TEST_DIM, Context, load_event
+from tests.infisical_stub import InfisicalStub
+from tests.test_entrypoints import load_main
+
+
+@pytest.fixture
+def infisical(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InfisicalStub]:
+    """A running Infisical holding memplane's secrets, and an environment that points at it."""
+    stub = InfisicalStub().start()
+    stub.behaviour.secrets = {
+        "DATABASE_URL": db_url,
+        "MEMPLANE_API_TOKEN": "tok-from-infisical",
+        "MEMPLANE_EMBEDDING_DIM": str(TEST_DIM),
+        "MEMPLANE_CHAT_MODEL": "model-from-infisical",
+        "UNRELATED_SECRET": "ignored",
+    }
+    monkeypatch.chdir(tmp_path)
+    for name in [
+        n for n in os.environ if n.startswith(("DATABASE_URL", "OPENAI_", "MEMPLANE_", "INFISICAL_"))
+    ]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("INFISICAL_CLIENT_ID", stub_module.CLIENT_ID)
+    monkeypatch.setenv("INFISICAL_CLIENT_SECRET", stub_module.CLIENT_SECRET)
+    monkeypatch.setenv("INFISICAL_PROJECT_ID", stub_module.PROJECT_ID)
+    monkeypatch.setenv("INFISICAL_HOST", stub.url)
+    monkeypatch.setenv("INFISICAL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("INFISICAL_TIMEOUT", "0.5")
+    wiring.reset()
+    yield stub
+    wiring.reset()
+    stub.stop()
+
+
+def call(function: str, event: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    if token:
+        event["http"]["headers"]["authorization"] = f"Bearer {token}"
+    reply: dict[str, Any] = load_main(function)(event, Context())
+    return reply
+
+
+def test_secrets_come_from_infisical(infisical: InfisicalStub) -> None:
+    settings = load_settings()
+    assert settings.database_url is not None
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "tok-from-infisical"
+    assert settings.secrets_source == "infisical"
+    infisical.behaviour.requests.clear()
+    # End to end: the function reaches the database Infisical named, and demands its token.
+    assert call("writeback", load_event("writeback_web_raw.json"))["statusCode"] == 401
+    written = call("writeback", load_event("writeback_web_raw.json"), token="tok-from-infisical")
+    assert written["statusCode"] == 200, written
+    health = call("assemble", load_event("health_web.json"))["body"]
+    assert health["secrets"] == {"status": "ok", "source": "infisical"}
+    assert [m for m, _ in infisical.behaviour.requests] == ["POST", "GET"]  # once per warm container
+
+
+def test_environment_beats_infisical_which_beats_dotenv(
+    infisical: InfisicalStub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("MEMPLANE_CHAT_MODEL=model-from-dotenv\nMEMPLANE_CONTEXT_TOKENS=777\n")
+    monkeypatch.setenv("MEMPLANE_API_TOKEN", "tok-from-environment")
+    settings = load_settings()
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "tok-from-environment"
+    assert settings.chat_model == "model-from-infisical"
+    assert settings.context_token_budget == 777  # only in .env: still read
+
+
+def test_wrong_credentials_are_a_clear_start_up_error(
+    infisical: InfisicalStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFISICAL_CLIENT_SECRET", "not-the-secret")
+    with pytest.raises(ConfigurationError, match="INFISICAL_CLIENT_SECRET"):
+        load_settings()
+    reply = call("assemble", load_event("assemble_web.json"))
+    assert reply["statusCode"] == 503
+    assert reply["body"]["error"]["code"] == "configuration_error"
+    assert "HTTP 401" in reply["body"]["error"]["message"]
+
+
+def test_infisical_down_with_a_fresh_cache_serves_from_the_cache(
+    infisical: InfisicalStub, tmp_path: Path
+) -> None:
+    load_settings()  # a cold start that fetched and cached
+    cache = next(tmp_path.glob("memplane-secrets-*.json"))
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    infisical.behaviour.status = 503
+    settings = load_settings()
+    assert settings.secrets_source == "cached"
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "tok-from-infisical"
+    health = call("assemble", load_event("health_web.json"))
+    assert health["statusCode"] == 200
+    assert health["body"]["secrets"] == {"status": "cached", "source": "infisical"}
+
+
+def test_infisical_down_with_a_stale_or_no_cache_is_503_with_the_reason(
+    infisical: InfisicalStub, tmp_path: Path
+) -> None:
+    infisical.behaviour.status = 502
+    with pytest.raises(SecretsUnavailable, match="no cached copy"):
+        load_settings()
+    reply = call("assemble", load_event("assemble_web.json"))
+    assert reply["statusCode"] == 503
+    assert reply["body"]["error"]["code"] == "secrets_unavailable"
+    assert "Infisical" in reply["body"]["error"]["message"]
+
+    infisical.behaviour.status = 200
+    load_settings()
+    cache = next(tmp_path.glob("memplane-secrets-*.json"))
+    aged = json.loads(cache.read_text())
+    aged["fetched_at"] -= 25 * 3600  # older than the 24 h default
+    cache.write_text(json.dumps(aged))
+    infisical.behaviour.status = 503
+    with pytest.raises(SecretsUnavailable, match="24 h"):
+        load_settings()
+
+
+def test_a_slow_infisical_gives_up_within_its_budget(infisical: InfisicalStub) -> None:
+    infisical.behaviour.delay_s = 3.0
+    started = time.monotonic()
+    with pytest.raises(SecretsUnavailable):
+        load_settings()
+    # 0.5 s a request, tried twice: the cold start gives up after about a second, not after 3 s a try.
+    assert time.monotonic() - started < 2.0
+
+
+def test_without_infisical_settings_it_is_never_called(
+    infisical: InfisicalStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("INFISICAL_PROJECT_ID")
+    assert load_settings().secrets_source == "environment"
+    assert infisical.behaviour.requests == []
+
+
+def test_no_secret_is_ever_printed(
+    infisical: InfisicalStub,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    build_container: Callable[..., Any],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secrets = [
+        "db-password-XYZ",
+        "sk-openai-XYZ",
+        "tok-from-infisical",
+        stub_module.CLIENT_SECRET,
+        stub_module.TOKEN,
+    ]
+    infisical.behaviour.secrets["DATABASE_URL"] = "postgresql://memplane:db-password-XYZ@127.0.0.1:9/x"
+    infisical.behaviour.secrets["OPENAI_API_KEY"] = "sk-openai-XYZ"
+    monkeypatch.setenv("MEMPLANE_DB_CONNECT_TIMEOUT", "0.5")
+    seen: list[str] = []
+    settings = load_settings()
+    seen += [repr(settings), str(settings), settings.model_dump_json()]
+    for token in (None, "wrong", "tok-from-infisical"):
+        seen.append(json.dumps(call("assemble", load_event("assemble_web.json"), token=token)))
+    seen.append(json.dumps(call("assemble", load_event("health_web.json"))))
+    wiring.reset()
+    monkeypatch.setenv("INFISICAL_CLIENT_SECRET", "wrong-" + stub_module.CLIENT_SECRET)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    seen.append(str(refused.value))
+    monkeypatch.setenv("INFISICAL_CLIENT_SECRET", stub_module.CLIENT_SECRET)
+    infisical.behaviour.status = 500
+    for cached in Path.cwd().glob("memplane-secrets-*.json"):
+        cached.unlink()
+    with pytest.raises(SecretsUnavailable) as down:
+        load_settings()
+    seen.append(str(down.value))
+    out = capsys.readouterr()
+    seen += [out.out, out.err, caplog.text]
+    seen += [str(r.__dict__) for r in caplog.records]
+    everything = "\n".join(seen)
+    assert "database_error" in everything  # the paths really ran
+    for value in secrets:
+        assert value not in everything, value
