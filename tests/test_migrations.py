@@ -81,3 +81,12 @@ def test_the_migrate_command(new_database: Callable[[str], str], tmp_path: Path)
     assert bad.returncode == 2
     assert "MEMPLANE_EMBEDDING_DIM" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_connection_string_that_cannot_be_used_is_reported_without_its_password(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="migration failed") as failed:
+        migrations.apply("host=127.0.0.1 port=9 password=hunter2-secret connect_timeout=1", MIGRATIONS, 64)
+    assert "hunter2" not in str(failed.value)
+    assert (
+        migrations.redact("postgresql://memplane:hunter2@db:5432/x") == "postgresql://memplane:***@db:5432/x"
+    )

@@ -78,7 +78,15 @@ def apply(url: str, directory: Path, embedding_dim: int) -> list[Migration]:
                     )
             return todo
     except psycopg.Error as exc:
-        raise DatabaseError(f"migration failed: {exc.sqlstate or ''} {exc}".strip()) from exc
+        raise DatabaseError(f"migration failed: {exc.sqlstate or ''} {redact(str(exc))}".strip()) from exc
+
+
+_PASSWORDS = re.compile(r"(://[^:/@\s]*:)[^@\s]+@|(password\s*=\s*)\S+", re.I)
+
+
+def redact(text: str) -> str:
+    """Blank out passwords that libpq may echo from a connection string it could not use."""
+    return _PASSWORDS.sub(lambda m: f"{m.group(1)}***@" if m.group(1) else f"{m.group(2)}***", text)
 
 
 def _check_dimension(conn: psycopg.Connection[tuple[Any, ...]], embedding_dim: int) -> None:
