@@ -7,12 +7,11 @@ status, or replying with content that does not validate.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from memplane.adapters.hash_embedder import HashEmbedder
+from tests.http_stub import JsonHandler, StubServer
 
 
 @dataclass
@@ -24,48 +23,31 @@ class StubBehaviour:
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-class OpenAIStub:
+class OpenAIStub(StubServer):
     def __init__(self) -> None:
         self.behaviour = StubBehaviour()
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = self.read_json()
                 stub.behaviour.requests.append((self.path, body))
                 if self.path.endswith("/embeddings"):
-                    self._reply(*stub._embeddings(body))
+                    self.reply(*stub._embeddings(body))
                 elif self.path.endswith("/chat/completions"):
-                    self._reply(*stub._chat(body))
+                    self.reply(*stub._chat(body))
                 else:
-                    self._reply(404, {"error": {"message": "no such route"}})
+                    self.reply(404, {"error": {"message": "no such route"}})
 
-            def _reply(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.url}/v1"
 
     def start(self) -> OpenAIStub:
-        self._thread.start()
+        super().start()
         return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _embeddings(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         b = self.behaviour
