@@ -9,7 +9,7 @@ PORT ?= 8080
 LOCOMO ?= ../shared/eval/locomo-dev.json
 BENCH := .venv-bench
 
-.PHONY: install run test lint typecheck pytest clean eval eval-minilm bench-env bench-secrets
+.PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "memplane needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -44,6 +44,10 @@ eval: install
 ## eval-minilm: the same with all-MiniLM-L6-v2 served locally behind the OpenAI-compatible API
 eval-minilm: install bench-env
 	bench/eval_minilm.sh $(LOCOMO) bench-locomo-minilm.json
+
+## bench: end-to-end latency of each function over HTTP against its SLA (a throwaway service)
+bench: install
+	$(BIN)/memplane bench --out bench-latency.json
 
 ## bench-secrets: what fetching secrets from Infisical adds to a cold start (a local Infisical stand-in)
 bench-secrets: install

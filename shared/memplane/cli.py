@@ -30,6 +30,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     bundle.add_argument("--out", type=Path, default=Path("build/do"), help="default: build/do")
     bundle.add_argument("--env-file", type=Path, help="copied to OUT/.env, where doctl reads ${VAR}s")
     bundle.add_argument("--check", action="store_true", help="measure each function zipped; >40 MB fails")
+    bench = commands.add_parser("bench", help="end-to-end latency of each function against its SLA")
+    bench.add_argument("--url", help="a running memplane (default: start a throwaway one)")
+    bench.add_argument("--token", help="bearer token for --url (default: $MEMPLANE_API_TOKEN)")
+    bench.add_argument("--out", type=Path, help="write the figures to this JSON file")
+    bench.add_argument("--clients", type=int, default=5)
+    bench.add_argument("--exchanges", type=int, default=100, help="writebacks per client")
+    bench.add_argument("--queries", type=int, default=300, help="assemble calls in all")
     evaluation = commands.add_parser("eval", help="measure retrieval through the HTTP API")
     evaluation.add_argument("dataset", choices=["locomo"])
     evaluation.add_argument("--data", type=Path, required=True, help="a LoCoMo JSON file")
@@ -49,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return migrate(settings)
         if args.command == "eval":
             return run_eval(settings, args)
+        if args.command == "bench":
+            return run_bench(settings, args)
         if args.command == "bundle":
             return run_bundle(args)
         return run_server(settings, port=args.port, host=args.host, migrate_first=args.migrate)
@@ -85,6 +94,14 @@ def run_bundle(args: argparse.Namespace) -> int:
             f"{size.function:<10} {size.zipped_mb:>5.1f} MB zipped{'  OVER the 40 MB budget' if over else ''}"
         )
     return 1 if failed else 0
+
+
+def run_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from memplane.evaluation.runner import benchmark
+
+    token = args.token or (settings.api_token.get_secret_value() if settings.api_token else None)
+    benchmark(settings, args.url, args.out, token, args.clients, args.exchanges, args.queries)
+    return 0
 
 
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:

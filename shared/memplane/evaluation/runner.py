@@ -69,7 +69,9 @@ def throwaway_service(settings: Settings) -> Iterator[str]:
     from memplane.adapters.postgres import migrations
     from memplane.platform.functions_framework import create_app
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the table
+    # One line per request would drown the table.
+    for name in ("werkzeug", "memplane.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="memplane-eval-") as tmp:
         settings = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
         url = wiring.database_url(settings)
@@ -115,5 +117,40 @@ def evaluate(
     print(locomo.table(figures))
     if out is not None:
         out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {out}")
+    return figures
+
+
+def benchmark(
+    settings: Settings,
+    url: str | None,
+    out: Path | None,
+    token: str | None,
+    clients: int,
+    exchanges: int,
+    queries: int,
+) -> dict[str, Any]:
+    """Latency of each function over HTTP; a throwaway service on embedded Postgres without ``url``."""
+    from memplane.evaluation import latency
+
+    if url is None:
+        with throwaway_service(settings) as served:
+            figures = latency.run(HttpPoster(served, None), clients, exchanges, queries)
+    else:
+        figures = latency.run(HttpPoster(url, token), clients, exchanges, queries)
+    print(latency.table(figures))
+    if out is not None:
+        out.write_text(
+            json.dumps(
+                {
+                    "service": url or "throwaway",
+                    "embedder": settings.embedder_kind,
+                    "extractor": settings.extractor_kind,
+                    "functions": figures,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         print(f"figures written to {out}")
     return figures
