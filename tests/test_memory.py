@@ -222,3 +222,29 @@ def test_every_call_leaves_an_audit_row(client: FlaskClient, db: psycopg.Connect
         ("assemble", "alice", 200, None),
         ("assemble", "ghost", 404, "client_not_found"),
     ]
+
+
+def test_a_profile_updates_only_the_fields_it_sends(client: FlaskClient) -> None:
+    post(
+        client,
+        "/writeback",
+        exchange(profile={"full_name": "Alice Doe", "email": "a@example.com", "tags": ["vip"]}),
+    )
+    _, same = post(
+        client, "/assemble", {"client_id": "alice", "query": "hi", "profile": {"full_name": "Alice Doe"}}
+    )
+    assert same["profile"] == {
+        "client_id": "alice",
+        "full_name": "Alice Doe",
+        "email": "a@example.com",
+        "tags": ["vip"],
+    }
+    _, renamed = post(
+        client, "/assemble", {"client_id": "alice", "query": "hi", "profile": {"full_name": "Alice B."}}
+    )
+    assert renamed["profile"] == {
+        "client_id": "alice",
+        "full_name": "Alice B.",
+        "email": "a@example.com",
+        "tags": ["vip"],
+    }

@@ -91,9 +91,8 @@ def writeback(
         )
         # Only the writer that created the episode records its facts, so a concurrent replay
         # cannot count them twice.
-        upserted = (
-            sum(s.upsert_fact(req.client_id, f, at, episode_id) for f in extraction.facts) if created else 0
-        )
+        facts = {f.key: f for f in extraction.facts}.values()  # one value per key: the last one said
+        upserted = sum(s.upsert_fact(req.client_id, f, at, episode_id) for f in facts) if created else 0
         if req.chat_id:
             s.touch_working_state(
                 req.client_id,

@@ -95,6 +95,11 @@ class PostgresSession:
         return _profile(rows[0]) if rows else None
 
     def upsert_profile(self, client_id: str, update: ProfileUpdate) -> Profile:
+        # The filter sends the profile with every call: read first, so that an unchanged profile
+        # costs a lookup rather than a new row version and a lock on every assemble.
+        current = self.get_profile(client_id)
+        if current is not None and _unchanged(current, update):
+            return current
         tags = list(update.tags) if update.tags is not None else None
         rows = self._all(q.UPSERT_PROFILE, (client_id, update.full_name, update.email, tags, tags))
         return _profile(rows[0])
@@ -218,6 +223,14 @@ class PostgresSession:
     def set_embedding(self, kind: str, row_id: str, vector: Vector) -> None:
         sql = q.SET_CHUNK_EMBEDDING if kind == "chunk" else q.SET_EPISODE_EMBEDDING
         self._conn.execute(sql, (PgVector(vector), row_id))
+
+
+def _unchanged(current: Profile, update: ProfileUpdate) -> bool:
+    return (
+        update.full_name in (None, current.full_name)
+        and update.email in (None, current.email)
+        and (update.tags is None or tuple(update.tags) == current.tags)
+    )
 
 
 def _vec(v: Vector | None) -> PgVector | None:
