@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 from flask.testing import FlaskClient
 
 from memplane.text import FENCE_CLOSE, FENCE_OPEN
+from memplane.wiring import Container
+from tests.conftest import client_for
 
 
 def exchange(client_id: str = "alice", **overrides: Any) -> dict[str, Any]:
@@ -248,3 +251,19 @@ def test_a_profile_updates_only_the_fields_it_sends(client: FlaskClient) -> None
         "email": "a@example.com",
         "tags": ["vip"],
     }
+
+
+def test_concurrent_identical_writebacks_store_once(container: Any, db: psycopg.Connection[Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import client_for
+
+    def send(_: int) -> dict[str, Any]:
+        return post(client_for(container), "/writeback", exchange())[1]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        replies = list(pool.map(send, range(4)))
+    assert len({r["episode_id"] for r in replies}) == 1
+    assert sum(r["chunks_written"] for r in replies) == 2
+    assert sum(r["facts_upserted"] for r in replies) == 2
+    assert chunk_count(db, "alice") == 2
