@@ -253,11 +253,10 @@ def test_a_profile_updates_only_the_fields_it_sends(client: FlaskClient) -> None
     }
 
 
-def test_concurrent_identical_writebacks_store_once(container: Any, db: psycopg.Connection[Any]) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tests.conftest import client_for
-
+def test_concurrent_identical_writebacks_store_once(
+    container: Container, db: psycopg.Connection[Any]
+) -> None:
+    # Open WebUI and proxies retry; two copies of one exchange may arrive at the same moment.
     def send(_: int) -> dict[str, Any]:
         return post(client_for(container), "/writeback", exchange())[1]
 
