@@ -4,9 +4,7 @@ author: memplane
 version: 0.1.0
 license: Apache-2.0
 requirements: httpx
-description: Long-term memory across chats. Before the model answers, asks memplane's assemble function
-  for what it remembers about the user and adds it to the system prompt; after it answers, sends the
-  exchange to writeback. If memplane is down, slow or refuses, the chat goes on without memory.
+description: Long-term memory across chats, from a memplane service; chats never wait on it past a timeout.
 """
 
 from __future__ import annotations
