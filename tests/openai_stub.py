@@ -7,6 +7,7 @@ status, or replying with content that does not validate.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.http_stub import JsonHandler, StubServer
 class StubBehaviour:
     embedding_status: int = 200
     embedding_dim: int | None = None  # None: the dimension asked for, or 64
+    embedding_delay_s: float = 0.0
     chat_status: int = 200
     chat_content: str = json.dumps({"facts": [], "summary": "A short exchange."})
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -51,6 +53,7 @@ class OpenAIStub(StubServer):
 
     def _embeddings(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         b = self.behaviour
+        time.sleep(b.embedding_delay_s)
         if b.embedding_status != 200:
             return b.embedding_status, {"error": {"message": "embedding backend down"}}
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -90,6 +91,27 @@ def test_embedder_down_stores_anyway_and_cleanup_fills_vectors_in(
     assert cleaned["embeddings_backfilled"] == 3
     missing = db.execute("SELECT count(*) FROM memory_entries WHERE embedding IS NULL").fetchone()
     assert missing == (0,)
+
+
+def test_a_slow_embedder_costs_assemble_its_budget_not_the_chat(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub
+) -> None:
+    client = client_for(
+        build_container(
+            embedder="openai",
+            openai_base_url=openai_stub.base_url,
+            embedding_model="text-embedding-3-small",
+            query_embedding_timeout_s=0.3,
+        )
+    )
+    post(client, "/writeback", exchange())
+    openai_stub.behaviour.embedding_delay_s = 3.0
+    started = time.monotonic()
+    status, memory = post(client, "/assemble", {"client_id": "alice", "query": "Lisbon"})
+    assert time.monotonic() - started < 1.5  # one try of 0.3 s, not two of the writeback budget
+    assert status == 200
+    assert memory["degraded"] == ["embeddings"]
+    assert memory["similar_chunks"][0]["content"] == "My name is Alice and I live in Lisbon."
 
 
 def test_embedder_client_errors_are_ours() -> None:

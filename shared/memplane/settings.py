@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     embedding_dim: int = Field(1536, validation_alias="MEMPLANE_EMBEDDING_DIM", ge=8, le=2000)
     chat_model: str = Field("gpt-4o-mini", validation_alias="MEMPLANE_CHAT_MODEL")
     embedding_timeout_s: float = Field(2.0, validation_alias="MEMPLANE_EMBEDDING_TIMEOUT", gt=0)
+    # Assemble's query embedding: one try within this budget, then keyword search alone.
+    query_embedding_timeout_s: float = Field(1.0, validation_alias="MEMPLANE_QUERY_EMBEDDING_TIMEOUT", gt=0)
     extraction_timeout_s: float = Field(10.0, validation_alias="MEMPLANE_EXTRACTION_TIMEOUT", gt=0)
 
     port: int = Field(8080, validation_alias="PORT", ge=1, le=65535)

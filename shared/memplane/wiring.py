@@ -27,6 +27,9 @@ class Container:
     database: Database
     store: MemoryStore
     embedder: Embedder
+    # The same embedder on a tight budget with no retry: assemble must answer within its SLA, from
+    # keywords alone if need be, rather than wait for a slow embedding endpoint.
+    query_embedder: Embedder
     extractor: Extractor
     policy: Policy
 
@@ -54,7 +57,8 @@ def build(settings: Settings) -> Container:
         settings=settings,
         database=database,
         store=PostgresStore(database, statement_timeout_ms=settings.db_statement_timeout_ms),
-        embedder=_embedder(settings),
+        embedder=_embedder(settings, settings.embedding_timeout_s, retries=1),
+        query_embedder=_embedder(settings, settings.query_embedding_timeout_s, retries=0),
         extractor=_extractor(settings),
         policy=policy_of(settings),
     )
@@ -70,14 +74,12 @@ def policy_of(settings: Settings) -> Policy:
     )
 
 
-def _embedder(settings: Settings) -> Embedder:
+def _embedder(settings: Settings, timeout_s: float, retries: int) -> Embedder:
     if settings.embedder_kind == "hash":
         return HashEmbedder(settings.embedding_dim)
     from memplane.adapters import openai_backend  # import openai only when it is used
 
-    client = openai_backend.make_client(
-        _secret(settings), settings.openai_base_url, settings.embedding_timeout_s
-    )
+    client = openai_backend.make_client(_secret(settings), settings.openai_base_url, timeout_s, retries)
     return openai_backend.OpenAIEmbedder(client, settings.embedding_model, settings.embedding_dim)
 
 
@@ -87,7 +89,7 @@ def _extractor(settings: Settings) -> Extractor:
     from memplane.adapters import openai_backend
 
     client = openai_backend.make_client(
-        _secret(settings), settings.openai_base_url, settings.extraction_timeout_s
+        _secret(settings), settings.openai_base_url, settings.extraction_timeout_s, retries=1
     )
     return openai_backend.OpenAIExtractor(client, settings.chat_model)
 

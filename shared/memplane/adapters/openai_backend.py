@@ -15,9 +15,13 @@ from memplane.errors import EmbeddingsFailed, ExtractionFailed
 from memplane.model import Extraction, FactCandidate, Turn, Vector
 
 
-def make_client(api_key: str | None, base_url: str | None, timeout_s: float) -> openai.OpenAI:
+def make_client(
+    api_key: str | None, base_url: str | None, timeout_s: float, retries: int = 1
+) -> openai.OpenAI:
     # Local compatible servers often need no key, but the client insists on one.
-    return openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout_s, max_retries=1)
+    return openai.OpenAI(
+        api_key=api_key or "not-needed", base_url=base_url, timeout=timeout_s, max_retries=retries
+    )
 
 
 class OpenAIEmbedder:

@@ -25,7 +25,7 @@ class Route:
 FUNCTIONS: dict[str, Route] = {
     "assemble": Route(
         AssembleRequest,
-        lambda r, c, now: assemble(r, store=c.store, embedder=c.embedder, policy=c.policy, now=now),
+        lambda r, c, now: assemble(r, store=c.store, embedder=c.query_embedder, policy=c.policy, now=now),
     ),
     "writeback": Route(
         WritebackRequest,
