@@ -101,6 +101,19 @@ def test_digitalocean_token_applies_to_web_calls_not_to_the_trigger(
     assert load_main("cleanup")(load_event("cleanup_scheduled.json"), Context())["statusCode"] == 200
 
 
+def test_digitalocean_older_event_shape_is_still_a_web_call(
+    environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # If the platform ever sends the older __ow_* shape, a web call must still show its token.
+    monkeypatch.setenv("MEMPLANE_API_TOKEN", "tok-123")
+    event = load_event("assemble_legacy_ow.json")
+    assert load_main("assemble")(event, Context())["statusCode"] == 401
+    event["__ow_headers"]["authorization"] = "Bearer tok-123"
+    reply = load_main("assemble")(event, Context())
+    assert reply["statusCode"] == 200, reply
+    assert reply["body"]["profile"]["full_name"] == "Dana"
+
+
 @pytest.mark.usefixtures("environment")
 def test_functions_framework_serves_each_function() -> None:
     writeback = create_app(target="main", source=str(FUNCTIONS / "writeback" / "main.py")).test_client()

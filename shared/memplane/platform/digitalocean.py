@@ -37,13 +37,29 @@ def to_request(event: dict[str, Any], context: Any) -> HttpRequest:
     request_id = str(getattr(context, "activation_id", "") or uuid.uuid4().hex)
     web = event.get("http")
     if not isinstance(web, dict):
-        # No web block: a scheduled trigger or an authenticated API invocation by the platform.
+        web = _legacy_web(event)
+    if web is None:
+        # No sign of HTTP at all: a scheduled trigger or an authenticated API invocation.
         return HttpRequest("POST", {}, _merged_body(event), request_id, trusted=True)
     headers = {str(k).lower(): str(v) for k, v in (web.get("headers") or {}).items()}
     method = str(web.get("method") or "POST").upper()
     if "body" in web:  # `web: raw`: the body as sent, which lets us report malformed JSON precisely
         return HttpRequest(method, headers, _raw_body(web), request_id)
     return HttpRequest(method, headers, _merged_body(event), request_id)
+
+
+def _legacy_web(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The older OpenWhisk shape (``__ow_method``, ``__ow_headers``, ``__ow_body``), if it arrives.
+
+    Whether the platform still sends it is unverified; a web call in that shape must never be taken
+    for a trusted platform invocation, which would skip the token check.
+    """
+    if not any(key.startswith("__ow_") for key in event):
+        return None
+    web: dict[str, Any] = {"method": event.get("__ow_method"), "headers": event.get("__ow_headers") or {}}
+    if "__ow_body" in event:
+        web["body"] = event["__ow_body"]
+    return web
 
 
 def _merged_body(event: dict[str, Any]) -> dict[str, Any]:
