@@ -71,12 +71,6 @@ ORDER BY valid_from DESC, key
 LIMIT %s
 """
 
-FACT_HISTORY = f"""
-SELECT {_FACT_COLUMNS} FROM memory_facts
-WHERE client_id = %s AND key = %s
-ORDER BY valid_from, id
-"""
-
 # relaxed_order lets pgvector 0.8 keep scanning the HNSW graph until enough rows pass the client
 # filter, instead of returning fewer rows than asked for.
 ITERATIVE_SCAN = "SET LOCAL hnsw.iterative_scan = relaxed_order"

@@ -177,9 +177,6 @@ class PostgresSession:
     def current_facts(self, client_id: str, as_of: datetime, limit: int) -> list[Fact]:
         return [_fact(r) for r in self._all(q.FACTS_AS_OF, (client_id, as_of, as_of, limit))]
 
-    def fact_history(self, client_id: str, key: str) -> list[Fact]:
-        return [_fact(r) for r in self._all(q.FACT_HISTORY, (client_id, key))]
-
     def vector_search(self, client_id: str, vector: Vector, as_of: datetime, limit: int) -> list[Hit]:
         try:
             # A savepoint: a failed vector query must not abort the rest of the session.
