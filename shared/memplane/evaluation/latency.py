@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from memplane.evaluation.stats import percentiles
+
 SLA_MS = {"assemble": 2000.0, "writeback": 3000.0, "cleanup": 30000.0}
 _WORDS = (
     "garden hiking cello recital Lisbon sister marathon pottery dog beagle recipe risotto vacation "
@@ -82,14 +84,7 @@ def _timed(
 
 
 def _summary(values: list[float]) -> dict[str, float | int]:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "calls": len(values),
-        "p50_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(p95, 2),
-        "max_ms": round(ordered[-1], 2),
-    }
+    return {"calls": len(values), **{f"{k}_ms": v for k, v in percentiles(values).items()}}
 
 
 def table(figures: dict[str, Any]) -> str:

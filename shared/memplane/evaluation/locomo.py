@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from memplane.evaluation.stats import percentiles
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _EVIDENCE = re.compile(r"^D(\d+):(\d+)$")
@@ -176,21 +177,13 @@ def run(
     return {
         "overall": overall.as_dict(),
         "categories": {name: per_category[name].as_dict() for name in CATEGORIES.values()},
-        "assemble_own_ms": _percentiles(own_ms),
+        "assemble_own_ms": percentiles(own_ms),
         "writebacks": len(replay.writebacks),
         "skipped_evidence_ids": replay.skipped_evidence,
         "cleaned_evidence_ids": replay.cleaned_evidence,
         "skipped_questions": replay.skipped_questions,
         "adversarial_skipped": replay.adversarial,
     }
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2), "max": round(ordered[-1], 2)}
 
 
 def table(figures: dict[str, Any]) -> str:
