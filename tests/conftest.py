@@ -6,6 +6,9 @@ Every storage test runs against that real Postgres; each test starts from empty 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,26 @@ def db_url(new_database: Callable[[str], str]) -> str:
     url = new_database("memplane_test")
     migrations.apply(url, migrations.default_migrations_dir(), TEST_DIM)
     return url
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """This process's environment without memplane's own variables, plus ``overrides``: what a
+    `memplane` command started by a test sees, whatever the machine or a developer has set."""
+    prefixes = ("DATABASE_URL", "OPENAI_", "MEMPLANE_", "INFISICAL_")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(prefixes)}, **overrides}
+
+
+def memplane_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `memplane` command as a user would, in ``cwd``, with ``env`` set."""
+    return subprocess.run(
+        [sys.executable, "-m", "memplane.cli", *args],
+        env=clean_env(**env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.conftest import memplane_cli
 
 
 def test_bench_writes_figures_and_a_table(tmp_path: Path) -> None:
     out = tmp_path / "latency.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OPENAI_", "MEMPLANE_"))}
-    env["MEMPLANE_EMBEDDING_DIM"] = "64"
     args = ["bench", "--clients", "2", "--exchanges", "5", "--queries", "6", "--out", str(out)]
-    result = subprocess.run(
-        [sys.executable, "-m", "memplane.cli", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = memplane_cli(*args, cwd=tmp_path, MEMPLANE_EMBEDDING_DIM="64")
     assert result.returncode == 0, result.stderr
     assert "within SLA" in result.stdout
     figures = json.loads(out.read_text())["functions"]

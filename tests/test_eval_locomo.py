@@ -7,15 +7,13 @@ a small conversation written in its format.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 
 from memplane.evaluation import locomo
+from tests.conftest import memplane_cli
 
 SAMPLE: dict[str, Any] = {
     "sample_id": "conv-x",
@@ -104,16 +102,8 @@ def test_the_eval_command_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "sample.json"
     data.write_text(json.dumps([SAMPLE]))
     out = tmp_path / "figures.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OPENAI_", "MEMPLANE_"))}
-    env["MEMPLANE_EMBEDDING_DIM"] = "64"
-    result = subprocess.run(
-        [sys.executable, "-m", "memplane.cli", "eval", "locomo", "--data", str(data), "--out", str(out)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = memplane_cli(
+        "eval", "locomo", "--data", str(data), "--out", str(out), cwd=tmp_path, MEMPLANE_EMBEDDING_DIM="64"
     )
     assert result.returncode == 0, result.stderr
     assert "any@10" in result.stdout

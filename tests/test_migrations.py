@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,20 +10,9 @@ import pytest
 
 from memplane.adapters.postgres import migrations
 from memplane.errors import ConfigurationError
+from tests.conftest import memplane_cli
 
 MIGRATIONS = migrations.default_migrations_dir()
-
-
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "memplane.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_migrate_applies_once_and_is_idempotent(new_database: Callable[[str], str]) -> None:
@@ -70,14 +56,14 @@ def test_a_failing_migration_leaves_nothing_behind(
 
 
 def test_the_migrate_command(new_database: Callable[[str], str], tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": new_database("migrate_cli"), "MEMPLANE_EMBEDDING_DIM": "64"}
-    first = run_cli("migrate", env=env, cwd=tmp_path)
+    env = {"DATABASE_URL": new_database("migrate_cli"), "MEMPLANE_EMBEDDING_DIM": "64"}
+    first = memplane_cli("migrate", cwd=tmp_path, **env)
     assert first.returncode == 0, first.stderr
     assert "0001_init" in first.stdout
-    again = run_cli("migrate", env=env, cwd=tmp_path)
+    again = memplane_cli("migrate", cwd=tmp_path, **env)
     assert "nothing to apply" in again.stdout
 
-    bad = run_cli("migrate", env={**env, "MEMPLANE_EMBEDDING_DIM": "lots"}, cwd=tmp_path)
+    bad = memplane_cli("migrate", cwd=tmp_path, **{**env, "MEMPLANE_EMBEDDING_DIM": "lots"})
     assert bad.returncode == 2
     assert "MEMPLANE_EMBEDDING_DIM" in bad.stderr
     assert "Traceback" not in bad.stderr

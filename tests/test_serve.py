@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import clean_env
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -38,10 +40,7 @@ class Served:
     def __init__(self, data_dir: Path, *args: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OPENAI_", "MEMPLANE_"))
-        }
-        env.update({"MEMPLANE_DATA_DIR": str(data_dir), "MEMPLANE_EMBEDDING_DIM": "64"})
+        env = clean_env(MEMPLANE_DATA_DIR=str(data_dir), MEMPLANE_EMBEDDING_DIM="64")
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "memplane.cli", "serve", "--migrate", "--port", str(self.port), *args],
