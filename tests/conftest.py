@@ -28,7 +28,7 @@ from tests.openai_stub import OpenAIStub
 
 EVENTS = Path(__file__).parent / "events"
 TEST_DIM = 256
-TABLES = "client_profiles, webhook_executions"
+TABLES = "client_profiles, webhook_executions, vector_index_deletions"
 
 
 @pytest.fixture(scope="session")

@@ -163,7 +163,7 @@ def test_a_vector_index_that_fails_degrades_to_keyword_search(
     )
     status, payload = post(client_for(mismatched), "/assemble", {"client_id": "alice", "query": "Lisbon"})
     assert status == 200
-    assert payload["degraded"] == ["vector_search"]
+    assert payload["degraded"] == ["vector_index"]
     assert payload["warnings"][0]["code"] == "vector_search_failed"
     assert payload["similar_chunks"][0]["content"] == "My name is Alice and I live in Lisbon."
 

@@ -25,7 +25,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8080)")
     serve.add_argument("--host", help="address to bind (default: 127.0.0.1; 0.0.0.0 with a token)")
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
-    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser(
+        "migrate", help="apply pending database migrations (and create the Qdrant collection)"
+    )
+    reindex = commands.add_parser("reindex", help="rebuild the Qdrant collection from Postgres")
+    reindex.add_argument("--client", help="only this client's points (default: every client)")
+    reindex.add_argument(
+        "--resume", action="store_true", help="only send what an interrupted reindex has not sent yet"
+    )
     bundle = commands.add_parser("bundle", help="generate the DigitalOcean Functions project")
     bundle.add_argument("--out", type=Path, default=Path("build/do"), help="default: build/do")
     bundle.add_argument("--env-file", type=Path, help="copied to OUT/.env, where doctl reads ${VAR}s")
@@ -54,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "migrate":
             return migrate(settings)
+        if args.command == "reindex":
+            return run_reindex(settings, client_id=args.client, resume=args.resume)
         if args.command == "eval":
             return run_eval(settings, args)
         if args.command == "bench":
@@ -74,7 +83,50 @@ def migrate(settings: Settings) -> int:
     )
     names = ", ".join(m.name for m in applied) or "nothing to apply"
     print(f"migrations: {names}")
+    index = wiring.separate_index(settings)
+    if index is not None:
+        try:
+            print(f"vector index: {index.ensure(settings.embedding_dim)}")
+        finally:
+            index.close()
     return 0
+
+
+def run_reindex(settings: Settings, *, client_id: str | None, resume: bool) -> int:
+    """Send every chunk's vector from Postgres to Qdrant, then delete points Postgres does not hold.
+
+    Resumable: chunks are marked as they are sent, so ``--resume`` continues where a stopped run was.
+    """
+    from memplane.evaluation.runner import ProgressBar
+    from memplane.usecases.indexing import sweep, sync
+
+    c = wiring.build(settings)
+    try:
+        if not c.index.separate:
+            print("MEMPLANE_VECTOR_BACKEND is pgvector: vectors are searched in Postgres, nothing to rebuild")
+            return 0
+        print(f"vector index: {c.index.ensure(settings.embedding_dim)}")
+        with c.store.session() as s:
+            if not resume:
+                s.mark_unindexed(client_id)
+            total = s.count_unindexed(client_id)
+        bar, done = ProgressBar(), [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+            bar("indexed", min(done[0], total), total)
+
+        bar("indexed", 0, total)
+        counts = sync(
+            c.store, c.index, c.policy, client_id=client_id, budget_s=float("inf"), progress=advance
+        )
+        if done[0] < total:
+            bar("indexed", total, total)
+        removed = sweep(c.store, c.index, client_id, c.policy.index_wait_s)
+        print(f"reindex: {counts.upserted} points written, {counts.deleted + removed} stale points deleted")
+        return 0
+    finally:
+        c.close()
 
 
 def run_bundle(args: argparse.Namespace) -> int:

@@ -146,6 +146,11 @@ class CleanupResponse(_Out):
     deleted_state: int
     archived_episodes: int
     embeddings_backfilled: int
+    # A separate vector index (Qdrant): points written and deleted to match Postgres, and chunks still
+    # waiting to be indexed (the index was down, or the time budget ran out). Zero with pgvector.
+    index_upserted: int = 0
+    index_deleted: int = 0
+    index_pending: int = 0
     execution_time_ms: float
     degraded: list[str] = Field(default_factory=list)
     warnings: list[WarningOut] = Field(default_factory=list)

@@ -16,7 +16,9 @@ decided once, in ``memplane.platform.http``, never here::
      |    +-- Timeout               timeout
      |    +-- EmbeddingsFailed      embeddings_failed
      |    +-- ExtractionFailed      extraction_failed
-     |    +-- VectorSearchFailed    vector_search_failed
+     |    +-- VectorIndexFailed     vector_index_failed
+     |    |    +-- VectorSearchFailed   vector_search_failed
+     |    |    +-- IndexWarmingUp       vector_index_warming_up
      |    +-- SecretsUnavailable    secrets_unavailable
      +-- ConfigurationError      the deployment is misconfigured (configuration_error)
 """
@@ -106,10 +108,22 @@ class ExtractionFailed(DependencyError):
     code = "extraction_failed"
 
 
-class VectorSearchFailed(DependencyError):
+class VectorIndexFailed(DependencyError):
+    """The vector index could not be reached or refused an update."""
+
+    code = "vector_index_failed"
+
+
+class VectorSearchFailed(VectorIndexFailed):
     """The vector index could not be queried."""
 
     code = "vector_search_failed"
+
+
+class IndexWarmingUp(VectorIndexFailed):
+    """The index client is still loading after a cold start; Postgres answers meanwhile."""
+
+    code = "vector_index_warming_up"
 
 
 class SecretsUnavailable(DependencyError):

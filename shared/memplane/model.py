@@ -56,6 +56,17 @@ class NewChunk:
 
 
 @dataclass(frozen=True)
+class IndexPoint:
+    """A chunk's vector as the vector index holds it: enough to filter by client, time and expiry."""
+
+    id: str
+    client_id: str
+    vector: Vector
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class FactCandidate:
     """A durable fact proposed by an extractor, before it is stored."""
 
@@ -139,6 +150,11 @@ class Policy:
     episode_archive_after: timedelta = timedelta(days=180)
     context_token_budget: int = 1200
     backfill_batch: int = 256
+    # A separate vector index (Qdrant): rows a writeback re-tries beside its own, the batch that
+    # cleanup and reindex send at a time, and how long a call waits for a cold client to load.
+    index_retry_batch: int = 64
+    index_batch: int = 512
+    index_wait_s: float = 2.0
     search_pool: int = 50  # candidates taken from each ranking before fusion
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

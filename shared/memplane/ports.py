@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -15,6 +15,7 @@ from memplane.model import (
     Fact,
     FactCandidate,
     Hit,
+    IndexPoint,
     NewChunk,
     NewEpisode,
     Profile,
@@ -49,15 +50,17 @@ class Extractor(Protocol):
 class StoreSession(Protocol):
     """One connection and one transaction: everything done in a session commits together or not at all.
 
-    Every method raises ``DatabaseError`` or ``Timeout``; the searches may raise ``VectorSearchFailed``
-    without spoiling the rest of the session.
+    Every method raises ``DatabaseError`` or ``Timeout``.
     """
 
     def get_profile(self, client_id: str) -> Profile | None: ...
     def upsert_profile(self, client_id: str, update: ProfileUpdate) -> Profile: ...
     def known_turn_keys(self, client_id: str, keys: Sequence[str]) -> set[str]: ...
     def find_episode(self, client_id: str, dedupe_key: str) -> str | None: ...
-    def insert_chunks(self, chunks: Sequence[NewChunk]) -> int: ...
+    def insert_chunks(self, chunks: Sequence[NewChunk]) -> tuple[int, list[IndexPoint]]:
+        """Store the chunks not stored before: how many, and those with a vector, to be indexed."""
+        ...
+
     def insert_episode(self, episode: NewEpisode) -> tuple[str, bool]: ...
     def upsert_fact(
         self, client_id: str, fact: FactCandidate, at: datetime, episode_id: str | None
@@ -66,7 +69,13 @@ class StoreSession(Protocol):
         self, client_id: str, session_id: str, state: dict[str, object], expires_at: datetime
     ) -> None: ...
     def current_facts(self, client_id: str, as_of: datetime, limit: int) -> list[Fact]: ...
-    def vector_search(self, client_id: str, vector: Vector, as_of: datetime, limit: int) -> list[Hit]: ...
+    def chunks(self, client_id: str, scored: Sequence[tuple[str, float]], as_of: datetime) -> list[Hit]:
+        """The live chunks among ``scored`` (id, score) pairs, with those scores, best first.
+
+        Vector indexes return ids; Postgres decides what is still there to be remembered.
+        """
+        ...
+
     def keyword_search(
         self, client_id: str, text: str, as_of: datetime, limit: int, k1: float, b: float
     ) -> list[Hit]:
@@ -81,6 +90,72 @@ class StoreSession(Protocol):
     def expire(self, now: datetime, archive_before: datetime) -> CleanupCounts: ...
     def missing_embeddings(self, limit: int) -> list[tuple[str, str, str]]: ...
     def set_embedding(self, kind: str, row_id: str, vector: Vector) -> None: ...
+    def unindexed(self, limit: int, client_id: str | None = None) -> list[IndexPoint]:
+        """Chunks with a vector that a separate index does not hold yet, oldest first."""
+        ...
+
+    def mark_indexed(self, ids: Sequence[str]) -> set[str]:
+        """Record that these chunks are in the index; return the ids that no longer exist."""
+        ...
+
+    def mark_unindexed(self, client_id: str | None = None) -> int:
+        """Mark every chunk (of one client) as not yet indexed, so that it is indexed again."""
+        ...
+
+    def index_deletions(self, limit: int) -> list[tuple[str, str]]:
+        """(client_id, chunk id) of deleted chunks whose points the index may still hold."""
+        ...
+
+    def forget_index_deletions(self, ids: Sequence[str] | None) -> None:
+        """Drop these deletion records (all of them with ``None``): their points are gone."""
+        ...
+
+    def live_chunk_ids(self, client_id: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are chunks of this client that still exist with a vector."""
+        ...
+
+    def count_unindexed(self, client_id: str | None = None) -> int: ...
+
+
+class VectorIndex(Protocol):
+    """Where vectors are searched. Postgres keeps every vector; an index may be Postgres itself.
+
+    Every call is scoped to one client. Methods raise ``VectorIndexFailed`` (searches
+    ``VectorSearchFailed``, and ``IndexWarmingUp`` while a cold container is still loading the client).
+    """
+
+    name: str
+    # False when the index is Postgres itself: nothing to upsert, delete or reconcile.
+    separate: bool
+
+    def warm_up(self) -> None:
+        """Start loading what the index needs in the background; return at once."""
+        ...
+
+    def search(
+        self, client_id: str, vector: Vector, as_of: datetime, now: datetime, limit: int
+    ) -> list[tuple[str, float]]:
+        """(chunk id, similarity) of the nearest live chunks written at or before ``as_of``, best first."""
+        ...
+
+    def upsert(self, points: Sequence[IndexPoint], wait_s: float) -> None:
+        """Add or replace points; ``wait_s`` bounds the wait for a client that is still loading."""
+        ...
+
+    def delete(self, client_id: str, ids: Sequence[str], wait_s: float) -> None: ...
+    def point_ids(self, client_id: str | None, wait_s: float) -> Iterator[list[tuple[str, str]]]:
+        """(client_id, point id) of every point the index holds (of one client), in pages."""
+        ...
+
+    def ensure(self, dim: int) -> str:
+        """Create the index if needed (an explicit command, never at import); refuse a mismatch."""
+        ...
+
+    def ping(self) -> dict[str, object]:
+        """What an operator wants to see on /health; raises when the index cannot answer."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class MemoryStore(Protocol):

@@ -52,6 +52,23 @@ class Settings(BaseSettings):
     query_embedding_timeout_s: float = Field(1.0, validation_alias="MEMPLANE_QUERY_EMBEDDING_TIMEOUT", gt=0)
     extraction_timeout_s: float = Field(10.0, validation_alias="MEMPLANE_EXTRACTION_TIMEOUT", gt=0)
 
+    # Where vectors are searched: pgvector (in Postgres, the default) or a Qdrant collection beside it.
+    # With qdrant and no QDRANT_URL, Qdrant runs in local mode under MEMPLANE_DATA_DIR (development).
+    vector_backend: Literal["pgvector", "qdrant"] = Field(
+        "pgvector", validation_alias="MEMPLANE_VECTOR_BACKEND"
+    )
+    qdrant_url: str | None = Field(None, validation_alias="QDRANT_URL", pattern=r"^https?://")
+    qdrant_api_key: SecretStr | None = Field(None, validation_alias="QDRANT_API_KEY")
+    qdrant_collection: str = Field(
+        "memplane", validation_alias="QDRANT_COLLECTION", pattern=r"^[A-Za-z0-9_-]{1,255}$"
+    )
+    qdrant_prefer_grpc: bool = Field(False, validation_alias="QDRANT_PREFER_GRPC")
+    qdrant_timeout_s: float = Field(2.0, validation_alias="QDRANT_TIMEOUT", gt=0, le=60)
+    # Assemble's vector search in Qdrant: past this, pgvector answers instead.
+    vector_search_deadline_s: float = Field(
+        0.5, validation_alias="MEMPLANE_VECTOR_SEARCH_DEADLINE", gt=0, le=10
+    )
+
     port: int = Field(8080, validation_alias="PORT", ge=1, le=65535)
     data_dir: Path = Field(Path(".memplane"), validation_alias="MEMPLANE_DATA_DIR")
     migrations_dir: Path | None = Field(None, validation_alias="MEMPLANE_MIGRATIONS_DIR")

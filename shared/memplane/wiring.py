@@ -12,10 +12,11 @@ from datetime import timedelta
 from threading import Lock
 
 from memplane.adapters.hash_embedder import HashEmbedder
+from memplane.adapters.pgvector import PgvectorIndex
 from memplane.adapters.postgres import Database, PostgresStore
 from memplane.adapters.rules_extractor import RulesExtractor
 from memplane.model import Policy
-from memplane.ports import Embedder, Extractor, MemoryStore
+from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.settings import Settings, load_settings
 
 log = logging.getLogger("memplane")
@@ -32,8 +33,13 @@ class Container:
     query_embedder: Embedder
     extractor: Extractor
     policy: Policy
+    # Where vectors are searched, and pgvector, which answers when a separate index cannot (the same
+    # object when pgvector is the configured index).
+    index: VectorIndex
+    pgvector: VectorIndex
 
     def close(self) -> None:
+        self.index.close()
         self.database.close()
 
 
@@ -53,10 +59,17 @@ def build(settings: Settings) -> Container:
         connect_timeout_s=settings.db_connect_timeout_s,
         prepared_statements=settings.db_prepared_statements,
     )
+    pgvector = PgvectorIndex(database, statement_timeout_ms=settings.db_statement_timeout_ms)
+    index = separate_index(settings) or pgvector
+    # A cold container starts loading the index client now, in the background: the first requests
+    # are answered from pgvector instead of waiting for it.
+    index.warm_up()
     return Container(
         settings=settings,
         database=database,
         store=PostgresStore(database, statement_timeout_ms=settings.db_statement_timeout_ms),
+        index=index,
+        pgvector=pgvector,
         embedder=_embedder(settings, settings.embedding_timeout_s, retries=1),
         query_embedder=_embedder(settings, settings.query_embedding_timeout_s, retries=0),
         extractor=_extractor(settings),
@@ -71,6 +84,26 @@ def policy_of(settings: Settings) -> Policy:
         working_state_ttl=timedelta(hours=settings.working_state_ttl_hours),
         episode_archive_after=timedelta(days=settings.episode_archive_days),
         context_token_budget=settings.context_token_budget,
+    )
+
+
+def separate_index(settings: Settings) -> VectorIndex | None:
+    """The configured vector index when it is not Postgres itself (Qdrant), else None."""
+    if settings.vector_backend != "qdrant":
+        return None
+    from memplane.adapters.qdrant import QdrantIndex, QdrantTarget  # qdrant-client itself loads later
+
+    key = settings.qdrant_api_key
+    return QdrantIndex(
+        QdrantTarget(
+            collection=settings.qdrant_collection,
+            url=settings.qdrant_url,
+            api_key=key.get_secret_value() if key is not None else None,
+            prefer_grpc=settings.qdrant_prefer_grpc,
+            local_path=settings.data_dir / "qdrant",
+            timeout_s=settings.qdrant_timeout_s,
+            search_deadline_s=settings.vector_search_deadline_s,
+        )
     )
 
 

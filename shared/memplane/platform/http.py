@@ -42,6 +42,8 @@ STATUS: Mapping[str, int] = {
     "embeddings_failed": 502,
     "extraction_failed": 502,
     "vector_search_failed": 502,
+    "vector_index_failed": 502,
+    "vector_index_warming_up": 503,
     "database_error": 503,
     "configuration_error": 503,
     "secrets_unavailable": 503,
@@ -107,6 +109,7 @@ def _serve(
             store=c.store,
             embedder=c.embedder,
             extractor=c.extractor,
+            index=c.index,
             auth_enabled=c.settings.api_token is not None,
             secrets=c.settings.secrets_source,
         )

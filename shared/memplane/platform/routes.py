@@ -25,16 +25,32 @@ class Route:
 FUNCTIONS: dict[str, Route] = {
     "assemble": Route(
         AssembleRequest,
-        lambda r, c, now: assemble(r, store=c.store, embedder=c.query_embedder, policy=c.policy, now=now),
+        lambda r, c, now: assemble(
+            r,
+            store=c.store,
+            embedder=c.query_embedder,
+            index=c.index,
+            fallback=c.pgvector,
+            policy=c.policy,
+            now=now,
+        ),
     ),
     "writeback": Route(
         WritebackRequest,
         lambda r, c, now: writeback(
-            r, store=c.store, embedder=c.embedder, extractor=c.extractor, policy=c.policy, now=now
+            r,
+            store=c.store,
+            embedder=c.embedder,
+            extractor=c.extractor,
+            index=c.index,
+            policy=c.policy,
+            now=now,
         ),
     ),
     "cleanup": Route(
         CleanupRequest,
-        lambda r, c, now: cleanup(r, store=c.store, embedder=c.embedder, policy=c.policy, now=now),
+        lambda r, c, now: cleanup(
+            r, store=c.store, embedder=c.embedder, index=c.index, policy=c.policy, now=now
+        ),
     ),
 }

@@ -14,9 +14,9 @@ from memplane.contracts import (
     ProfileOut,
     profile_update,
 )
-from memplane.errors import ClientNotFound, EmbeddingsFailed, VectorSearchFailed
-from memplane.model import Hit, Policy, Profile, Vector
-from memplane.ports import Embedder, MemoryStore, StoreSession
+from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, VectorIndexFailed
+from memplane.model import Policy, Profile, Vector
+from memplane.ports import Embedder, MemoryStore, StoreSession, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.context import build_context
 from memplane.usecases.retrieval import rank
@@ -30,27 +30,29 @@ def assemble(
     *,
     store: MemoryStore,
     embedder: Embedder,
+    index: VectorIndex,
+    fallback: VectorIndex,
     policy: Policy,
     now: datetime,
 ) -> AssembleResponse:
+    """``index`` is searched for vectors; ``fallback`` (pgvector) answers when it cannot."""
     started = time.perf_counter()
     as_of = req.timestamp or now
     notes = Degradation()
-    query_vector = _embed_query(embedder, req.query, notes)
+    vector_weight = policy.offline_vector_weight if embedder.offline else policy.vector_weight
+    query_vector = _embed_query(embedder, req.query, notes) if vector_weight > 0 else None
     embedded = time.perf_counter()
+    nearest: list[tuple[str, float]] = []
+    if query_vector is not None:
+        query = (req.client_id, query_vector, as_of, now, policy.search_pool)
+        nearest = _nearest(index, fallback, query, notes)
     with store.session() as s:
         profile = _profile(s, req)
         facts = s.current_facts(req.client_id, as_of, _FACTS)
         by_text = s.keyword_search(
             req.client_id, req.query, as_of, policy.search_pool, policy.bm25_k1, policy.bm25_b
         )
-        vector_weight = policy.offline_vector_weight if embedder.offline else policy.vector_weight
-        by_vector: list[Hit] = []
-        if query_vector is not None and vector_weight > 0:
-            try:
-                by_vector = s.vector_search(req.client_id, query_vector, as_of, policy.search_pool)
-            except VectorSearchFailed as exc:
-                notes.record("vector_search", exc)
+        by_vector = s.chunks(req.client_id, nearest, as_of) if nearest else []
         hits = rank(
             [(by_text, 1.0), (by_vector, vector_weight)],
             lambda ids: s.neighbours(req.client_id, ids),
@@ -98,6 +100,27 @@ def _profile(s: StoreSession, req: AssembleRequest) -> Profile:
     if found is None:
         raise ClientNotFound(f"no memory for client_id '{req.client_id}'; send a profile to create it")
     return found
+
+
+def _nearest(
+    index: VectorIndex,
+    fallback: VectorIndex,
+    query: tuple[str, Vector, datetime, datetime, int],
+    notes: Degradation,
+) -> list[tuple[str, float]]:
+    try:
+        return index.search(*query)
+    except IndexWarmingUp:
+        pass  # a cold container: pgvector holds the same vectors and answers alike, so not degraded
+    except VectorIndexFailed as exc:
+        notes.record("vector_index", exc)
+        if index is fallback:
+            return []  # keywords and recent episodes still answer
+    try:
+        return fallback.search(*query)
+    except VectorIndexFailed as exc:
+        notes.record("vector_index", exc)
+        return []
 
 
 def _embed_query(embedder: Embedder, query: str, notes: Degradation) -> Vector | None:

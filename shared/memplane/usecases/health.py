@@ -11,19 +11,28 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from memplane.errors import DependencyError
-from memplane.ports import Embedder, Extractor, MemoryStore
+from memplane.errors import DependencyError, IndexWarmingUp
+from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 
 
 def health(
-    *, store: MemoryStore, embedder: Embedder, extractor: Extractor, auth_enabled: bool, secrets: str
+    *,
+    store: MemoryStore,
+    embedder: Embedder,
+    extractor: Extractor,
+    index: VectorIndex,
+    auth_enabled: bool,
+    secrets: str,
 ) -> tuple[bool, dict[str, Any]]:
-    """Return (healthy, report). Postgres down or not migrated is unhealthy; a failing model is not."""
+    """Return (healthy, report). Postgres down or not migrated is unhealthy; a failing model or index
+    is not (pgvector answers for the index)."""
     postgres, facts = _probe(store.ping)
     vector = {"status": postgres["status"], "name": "pgvector", "latency_ms": postgres["latency_ms"]}
     if facts:
         postgres["schema_version"] = int(facts["schema_version"])
         vector["version"] = facts["pgvector"]
+    if index.separate:
+        vector = _separate_index(store, index, vector) if postgres["status"] == "ok" else vector
     embedding, _ = _probe(lambda: embedder.embed(["health"]))
     embedding["name"] = embedder.name
     if embedder.offline and embedding["status"] == "ok":
@@ -43,6 +52,19 @@ def health(
         "auth": "bearer token" if auth_enabled else "disabled (loopback only)",
     }
     return postgres["status"] == "ok", report
+
+
+def _separate_index(store: MemoryStore, index: VectorIndex, pgvector: dict[str, Any]) -> dict[str, Any]:
+    report, facts = _probe(index.ping)
+    if report.get("code") == IndexWarmingUp.code:
+        report["status"] = "starting"  # a cold container loading the client; pgvector answers meanwhile
+    report["name"] = index.name
+    report.update(facts or {})
+    with store.session() as s:
+        # Chunks Postgres holds that the index does not yet: what an outage left for cleanup to send.
+        report["pending"] = s.count_unindexed()
+    report["fallback"] = pgvector
+    return report
 
 
 def _probe(call: Callable[[], Any]) -> tuple[dict[str, Any], Any]:

@@ -1,7 +1,8 @@
 """Writeback: remember an exchange (chunks, an episode, extracted facts) exactly once.
 
 Order matters for "nothing half-written": the model calls (extraction, embeddings) happen before the
-write transaction opens, and everything the exchange produces commits in that one transaction.
+write transaction opens, everything the exchange produces commits in that one transaction, and a
+separate vector index is updated only after the commit (see ``indexing``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from memplane.model import (
     Turn,
     Vector,
 )
-from memplane.ports import Embedder, Extractor, MemoryStore
+from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.text import chunks, strip_recalled, summarize
 from memplane.usecases._degrade import Degradation
+from memplane.usecases.indexing import index_new
 
 _REMEMBERED_ROLES = ("user", "assistant")
 
@@ -33,6 +35,7 @@ def writeback(
     store: MemoryStore,
     embedder: Embedder,
     extractor: Extractor,
+    index: VectorIndex,
     policy: Policy,
     now: datetime,
 ) -> WritebackResponse:
@@ -61,7 +64,7 @@ def writeback(
 
     with store.session() as s:
         s.upsert_profile(req.client_id, profile_update(req.profile))
-        written = s.insert_chunks(
+        written, points = s.insert_chunks(
             [
                 NewChunk(
                     client_id=req.client_id,
@@ -100,6 +103,8 @@ def writeback(
                 {"last_message_key": answer_key, "last_exchange_at": at.isoformat()},
                 now + policy.working_state_ttl,
             )
+    # Only after the commit: the index never holds a point that Postgres could still roll back.
+    index_new(store, index, req.client_id, points, policy, notes)
     return WritebackResponse(
         episode_id=episode_id,
         facts_upserted=upserted,

@@ -41,6 +41,7 @@ INSERT INTO memory_entries
      created_at, expires_at)
 VALUES {rows}
 ON CONFLICT (client_id, turn_key, chunk_index) DO NOTHING
+RETURNING id, turn_key, chunk_index
 """
 CHUNK_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
@@ -71,19 +72,13 @@ ORDER BY valid_from DESC, key
 LIMIT %s
 """
 
-# relaxed_order lets pgvector 0.8 keep scanning the HNSW graph until enough rows pass the client
-# filter, instead of returning fewer rows than asked for.
-ITERATIVE_SCAN = "SET LOCAL hnsw.iterative_scan = relaxed_order"
-
 _HIT_COLUMNS = "id, content, role, message_id, created_at"
 _LIVE = "(expires_at IS NULL OR expires_at > now())"
 
-VECTOR_SEARCH = f"""
-SELECT {_HIT_COLUMNS}, 1 - (embedding <=> %(v)s) AS score
-FROM memory_entries
-WHERE client_id = %(c)s AND embedding IS NOT NULL AND created_at <= %(as_of)s AND {_LIVE}
-ORDER BY embedding <=> %(v)s
-LIMIT %(k)s
+# The chunks a vector index found, read back from the source of truth: only what is still live.
+CHUNKS_BY_ID = f"""
+SELECT {_HIT_COLUMNS} FROM memory_entries
+WHERE client_id = %s AND id = ANY(%s::uuid[]) AND created_at <= %s AND {_LIVE}
 """
 
 # BM25 over the client's chunks. The query's terms are OR-ed (plainto_tsquery would AND them and miss
@@ -166,7 +161,32 @@ UNION ALL
 (SELECT 'episode', id, summary FROM episodes WHERE embedding IS NULL ORDER BY stored_at LIMIT %s)
 """
 
-SET_CHUNK_EMBEDDING = "UPDATE memory_entries SET embedding = %s WHERE id = %s"
+SET_CHUNK_EMBEDDING = "UPDATE memory_entries SET embedding = %s, vector_indexed = false WHERE id = %s"
+
+_INDEX_COLUMNS = "id, client_id, embedding, created_at, expires_at"
+UNINDEXED = f"""
+SELECT {_INDEX_COLUMNS} FROM memory_entries
+WHERE NOT vector_indexed AND embedding IS NOT NULL AND {_LIVE}
+ORDER BY seq LIMIT %s
+"""
+UNINDEXED_OF_CLIENT = f"""
+SELECT {_INDEX_COLUMNS} FROM memory_entries
+WHERE NOT vector_indexed AND embedding IS NOT NULL AND {_LIVE} AND client_id = %s
+ORDER BY seq LIMIT %s
+"""
+MARK_INDEXED = "UPDATE memory_entries SET vector_indexed = true WHERE id = ANY(%s::uuid[]) RETURNING id"
+MARK_UNINDEXED = "UPDATE memory_entries SET vector_indexed = false WHERE vector_indexed"
+MARK_UNINDEXED_OF_CLIENT = MARK_UNINDEXED + " AND client_id = %s"
+COUNT_UNINDEXED = f"""
+SELECT count(*) FROM memory_entries WHERE NOT vector_indexed AND embedding IS NOT NULL AND {_LIVE}
+"""
+INDEX_DELETIONS = "SELECT client_id, point_id FROM vector_index_deletions ORDER BY deleted_at LIMIT %s"
+FORGET_ALL_INDEX_DELETIONS = "DELETE FROM vector_index_deletions"
+FORGET_INDEX_DELETIONS = "DELETE FROM vector_index_deletions WHERE point_id = ANY(%s::uuid[])"
+LIVE_CHUNK_IDS = """
+SELECT id FROM memory_entries
+WHERE client_id = %s AND id = ANY(%s::uuid[]) AND embedding IS NOT NULL
+"""
 SET_EPISODE_EMBEDDING = "UPDATE episodes SET embedding = %s WHERE id = %s"
 
 LOG_EXECUTION = """
@@ -182,4 +202,5 @@ VACUUMED_TABLES = (
     "working_state",
     "stored_turns",
     "webhook_executions",
+    "vector_index_deletions",
 )

@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from pgvector import Vector as PgVector
-from psycopg import errors as pg_errors
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from memplane.adapters.postgres import queries as q
 from memplane.adapters.postgres.connection import Connection, Database
-from memplane.errors import DatabaseError, VectorSearchFailed
+from memplane.errors import DatabaseError
 from memplane.model import (
     CleanupCounts,
     Episode,
@@ -22,6 +21,7 @@ from memplane.model import (
     Fact,
     FactCandidate,
     Hit,
+    IndexPoint,
     NewChunk,
     NewEpisode,
     Profile,
@@ -117,13 +117,13 @@ class PostgresSession:
         rows = self._all(q.FIND_EPISODE, (client_id, dedupe_key))
         return str(rows[0][0]) if rows else None
 
-    def insert_chunks(self, chunks: Sequence[NewChunk]) -> int:
+    def insert_chunks(self, chunks: Sequence[NewChunk]) -> tuple[int, list[IndexPoint]]:
         if not chunks:
-            return 0
+            return 0, []
         claimed = self.claim_turns(chunks[0].client_id, sorted({c.turn_key for c in chunks}))
         rows = [c for c in chunks if c.turn_key in claimed]
         if not rows:
-            return 0
+            return 0, []
         sql = q.INSERT_CHUNKS.format(rows=", ".join([q.CHUNK_ROW] * len(rows)))
         params = [
             value
@@ -141,9 +141,16 @@ class PostgresSession:
                 c.expires_at,
             )
         ]
+        by_key = {(c.turn_key, c.chunk_index): c for c in rows}
         with self._conn.cursor() as cur:
             cur.execute(sql.encode(), params)
-            return cur.rowcount
+            stored = cur.fetchall()
+        points = []
+        for row_id, turn_key, chunk_index in stored:
+            c = by_key[(turn_key, chunk_index)]
+            if c.embedding is not None:
+                points.append(IndexPoint(str(row_id), c.client_id, c.embedding, c.created_at, c.expires_at))
+        return len(stored), points
 
     def insert_episode(self, episode: NewEpisode) -> tuple[str, bool]:
         e = episode
@@ -177,23 +184,10 @@ class PostgresSession:
     def current_facts(self, client_id: str, as_of: datetime, limit: int) -> list[Fact]:
         return [_fact(r) for r in self._all(q.FACTS_AS_OF, (client_id, as_of, as_of, limit))]
 
-    def vector_search(self, client_id: str, vector: Vector, as_of: datetime, limit: int) -> list[Hit]:
-        try:
-            # A savepoint: a failed vector query must not abort the rest of the session.
-            with self._conn.transaction():
-                self._conn.execute(q.ITERATIVE_SCAN)
-                rows = self._all(
-                    q.VECTOR_SEARCH,
-                    {"v": PgVector(vector), "c": client_id, "as_of": as_of, "k": limit},
-                )
-        except (
-            pg_errors.DataException,
-            pg_errors.UndefinedFunction,
-            pg_errors.UndefinedObject,
-        ) as exc:
-            raise VectorSearchFailed(f"vector search failed: {exc.sqlstate}") from exc
-        hits = [_hit(r) for r in rows]
-        # relaxed_order may return rows slightly out of order; the score is exact, so sort by it.
+    def chunks(self, client_id: str, scored: Sequence[tuple[str, float]], as_of: datetime) -> list[Hit]:
+        score = dict(scored)
+        rows = self._all(q.CHUNKS_BY_ID, (client_id, list(score), as_of))
+        hits = [_hit((*r, score[str(r[0])])) for r in rows]
         return sorted(hits, key=lambda h: h.score, reverse=True)
 
     def keyword_search(
@@ -220,6 +214,42 @@ class PostgresSession:
     def set_embedding(self, kind: str, row_id: str, vector: Vector) -> None:
         sql = q.SET_CHUNK_EMBEDDING if kind == "chunk" else q.SET_EPISODE_EMBEDDING
         self._conn.execute(sql, (PgVector(vector), row_id))
+
+    def unindexed(self, limit: int, client_id: str | None = None) -> list[IndexPoint]:
+        if client_id is None:
+            rows = self._all(q.UNINDEXED, (limit,))
+        else:
+            rows = self._all(q.UNINDEXED_OF_CLIENT, (client_id, limit))
+        return [IndexPoint(str(r[0]), r[1], r[2].to_list(), r[3], r[4]) for r in rows]
+
+    def mark_indexed(self, ids: Sequence[str]) -> set[str]:
+        marked = {str(r[0]) for r in self._all(q.MARK_INDEXED, (list(ids),))}
+        return set(ids) - marked
+
+    def mark_unindexed(self, client_id: str | None = None) -> int:
+        with self._conn.cursor() as cur:
+            if client_id is None:
+                cur.execute(q.MARK_UNINDEXED)
+            else:
+                cur.execute(q.MARK_UNINDEXED_OF_CLIENT, (client_id,))
+            return cur.rowcount
+
+    def index_deletions(self, limit: int) -> list[tuple[str, str]]:
+        return [(r[0], str(r[1])) for r in self._all(q.INDEX_DELETIONS, (limit,))]
+
+    def forget_index_deletions(self, ids: Sequence[str] | None) -> None:
+        if ids is None:
+            self._conn.execute(q.FORGET_ALL_INDEX_DELETIONS)
+        else:
+            self._conn.execute(q.FORGET_INDEX_DELETIONS, (list(ids),))
+
+    def live_chunk_ids(self, client_id: str, ids: Sequence[str]) -> set[str]:
+        return {str(r[0]) for r in self._all(q.LIVE_CHUNK_IDS, (client_id, list(ids)))}
+
+    def count_unindexed(self, client_id: str | None = None) -> int:
+        if client_id is None:
+            return int(self._all(q.COUNT_UNINDEXED, ())[0][0])
+        return int(self._all(q.COUNT_UNINDEXED + " AND client_id = %s", (client_id,))[0][0])
 
 
 def _unchanged(current: Profile, update: ProfileUpdate) -> bool:
