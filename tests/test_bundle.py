@@ -158,9 +158,26 @@ def test_the_bundled_function_runs_on_its_vendored_library(
         sys.modules.update(saved)
 
 
-def test_each_function_zipped_with_its_dependencies_stays_under_40_mb(tmp_path: Path) -> None:
+def test_each_function_zipped_with_its_dependencies_stays_lean_without_qdrant(tmp_path: Path) -> None:
     bundle.build(tmp_path / "do")
     sizes = bundle.measure(tmp_path / "do")
     print({s.function: s.zipped_mb for s in sizes})
     assert {s.function for s in sizes} == set(bundle.FUNCTIONS)
-    assert all(5 < s.zipped_mb < bundle.LIMIT_MB for s in sizes)
+    assert all(5 < s.zipped_mb < 25 for s in sizes)
+    for name in bundle.FUNCTIONS:
+        fn = tmp_path / "do" / "packages" / "memory" / name
+        assert "qdrant" not in (fn / "requirements.txt").read_text()
+        assert "rm -rf" not in (fn / "build.sh").read_text()
+
+
+def test_with_qdrant_each_function_carries_the_client_trimmed_under_45_mb(tmp_path: Path) -> None:
+    env_file = tmp_path / "deploy.env"
+    env_file.write_text("MEMPLANE_VECTOR_BACKEND=qdrant\nQDRANT_URL=https://example.cloud.qdrant.io\n")
+    bundle.build(tmp_path / "do", env_file=env_file)
+    for name in bundle.FUNCTIONS:
+        fn = tmp_path / "do" / "packages" / "memory" / name
+        assert any(r.startswith("qdrant-client==") for r in (fn / "requirements.txt").read_text().split())
+        assert "rm -rf numpy/tests" in (fn / "build.sh").read_text()
+    sizes = bundle.measure(tmp_path / "do")
+    print({s.function: s.zipped_mb for s in sizes})
+    assert all(30 < s.zipped_mb < bundle.LIMIT_MB for s in sizes)

@@ -23,13 +23,16 @@ from memplane.errors import ConfigurationError
 
 PACKAGE = "memory"
 FUNCTIONS = ("assemble", "writeback", "cleanup")
-LIMIT_MB = 40.0  # the platform's hard limit is 48 MB; fail well before it
+LIMIT_MB = 45.0  # the platform's hard limit is 48 MB; fail before it
 
 # What each function imports at run time. All three reach the store and an embedder (cleanup fills in
 # missing vectors); httpx fetches secrets from Infisical; the openai client is needed whenever an
 # OpenAI-compatible endpoint is configured.
 _CORE = ("psycopg[binary]", "psycopg-pool", "pgvector", "pydantic", "pydantic-settings", "httpx", "openai")
 REQUIREMENTS: dict[str, tuple[str, ...]] = {name: _CORE for name in FUNCTIONS}
+# With MEMPLANE_VECTOR_BACKEND=qdrant every function needs the client: assemble searches, writeback
+# upserts, cleanup reconciles. It brings numpy and grpcio (~32 MB zipped).
+QDRANT = "qdrant-client"
 
 # The runtime activates virtualenv/bin/activate_this.py, which `virtualenv` creates and `python -m venv`
 # does not, and it looks in lib/python3.11/site-packages.
@@ -37,6 +40,18 @@ BUILD_SH = """#!/bin/bash
 set -e
 virtualenv --without-pip virtualenv
 pip install -r requirements.txt --target virtualenv/lib/python3.11/site-packages
+"""
+
+# What qdrant-client's dependencies carry that nothing imports at run time (~6 MB zipped): numpy's
+# tests and the compiled modules only its tests load (_simd, _*_tests), C headers, static libraries,
+# f2py and distutils (build tools), type stubs, and the .proto sources of the generated gRPC modules.
+# Not removed, because that breaks imports: numpy's other shared objects, and any dist-info
+# (qdrant-client reads its own version from its package metadata). Runs in site-packages.
+TRIM_SH = """
+rm -rf numpy/tests numpy/*/tests numpy/_core/include numpy/f2py numpy/distutils numpy/_pyinstaller
+rm -f numpy/_core/_simd.*.so numpy/_core/_*_tests.*.so
+rm -rf qdrant_client/proto
+find . \\( -name '*.pyi' -o -name '*.pxd' -o -name '*.a' \\) -type f -delete
 """
 
 IGNORE = """__pycache__/
@@ -71,6 +86,8 @@ def pinned(requirement: str) -> str:
 def build(out: Path, root: Path | None = None, env_file: Path | None = None) -> list[str]:
     """Write the project into ``out`` (replacing it) and return the ${VAR} names it still needs."""
     root = root or repository_root()
+    settings = {**os.environ, **(_values_in(env_file) if env_file is not None else {})}
+    qdrant = settings.get("MEMPLANE_VECTOR_BACKEND", "").strip() == "qdrant"
     library = root / "shared" / "memplane"
     if out.exists():
         shutil.rmtree(out)
@@ -81,15 +98,15 @@ def build(out: Path, root: Path | None = None, env_file: Path | None = None) -> 
         target.mkdir(parents=True)
         shutil.copy2(root / "functions" / name / "__main__.py", target / "__main__.py")
         shutil.copytree(library, target / "memplane", ignore=_EXCLUDED)
-        (target / "requirements.txt").write_text("\n".join(pinned(r) for r in REQUIREMENTS[name]) + "\n")
-        (target / "build.sh").write_text(BUILD_SH)
+        wanted = (*REQUIREMENTS[name], QDRANT) if qdrant else REQUIREMENTS[name]
+        (target / "requirements.txt").write_text("\n".join(pinned(r) for r in wanted) + "\n")
+        trim = f"cd virtualenv/lib/python3.11/site-packages{TRIM_SH}" if qdrant else ""
+        (target / "build.sh").write_text(BUILD_SH + trim)
         (target / "build.sh").chmod(0o755)
         (target / ".ignore").write_text(IGNORE)
-    known = set(os.environ)
     if env_file is not None:
         shutil.copy2(env_file, out / ".env")
-        known |= _names_in(env_file)
-    return sorted(variables(out / "project.yml") - known)
+    return sorted(variables(out / "project.yml") - set(settings))
 
 
 def variables(project: Path) -> set[str]:
@@ -98,13 +115,13 @@ def variables(project: Path) -> set[str]:
     return {name for line in lines for name in _VARIABLE.findall(line)}
 
 
-def _names_in(env_file: Path) -> set[str]:
-    names = set()
+def _values_in(env_file: Path) -> dict[str, str]:
+    values = {}
     for line in env_file.read_text().splitlines():
-        key, sep, _ = line.partition("=")
+        key, sep, value = line.partition("=")
         if sep and not key.strip().startswith("#"):
-            names.add(key.strip().removeprefix("export ").strip())
-    return names
+            values[key.strip().removeprefix("export ").strip()] = value.split(" #", 1)[0].strip().strip("'\"")
+    return values
 
 
 def measure(out: Path) -> list[Sizes]:
@@ -118,6 +135,8 @@ def measure(out: Path) -> list[Sizes]:
             if wanted not in installed:
                 venv = Path(tmp) / f"venv-{len(installed)}"
                 _pip_install_for_linux(function_dir / "requirements.txt", venv / _SITE)
+                if QDRANT in wanted:  # what build.sh removes after installing, on the platform
+                    subprocess.run(["bash", "-c", TRIM_SH], cwd=venv / _SITE, check=True)  # noqa: S603, S607 - our own constant
                 installed[wanted] = venv
             archive = Path(tmp) / f"{name}.zip"
             with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
