@@ -9,7 +9,8 @@ PORT ?= 8080
 LOCOMO ?= ../shared/eval/locomo-dev.json
 BENCH := .venv-bench
 
-.PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets
+.PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets \
+	bench-backends bench-coldstart
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "memplane needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -48,6 +49,14 @@ eval-minilm: install bench-env
 ## bench: end-to-end latency of each function over HTTP against its SLA (a throwaway service)
 bench: install
 	$(BIN)/memplane bench --out bench-latency.json
+
+## bench-backends: assemble and writeback on pgvector and on Qdrant (local mode), same data, same run
+bench-backends: install
+	$(BIN)/python bench/backends.py --out bench-backends.json
+
+## bench-coldstart: assemble's import and first response in fresh processes, with and without Qdrant
+bench-coldstart: install
+	$(BIN)/python bench/coldstart.py --out bench-coldstart.json
 
 ## bench-secrets: what fetching secrets from Infisical adds to a cold start (a local Infisical stand-in)
 bench-secrets: install

@@ -76,20 +76,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def migrate(settings: Settings) -> int:
+    for line in prepare_storage(settings):
+        print(line)
+    return 0
+
+
+def prepare_storage(settings: Settings) -> list[str]:
+    """Apply pending migrations and create the Qdrant collection when Qdrant is configured."""
     applied = migrations.apply(
         wiring.database_url(settings),
         settings.migrations_dir or migrations.default_migrations_dir(),
         settings.embedding_dim,
     )
-    names = ", ".join(m.name for m in applied) or "nothing to apply"
-    print(f"migrations: {names}")
+    done = [f"migrations: {', '.join(m.name for m in applied) or 'nothing to apply'}"]
     index = wiring.separate_index(settings)
     if index is not None:
         try:
-            print(f"vector index: {index.ensure(settings.embedding_dim)}")
+            done.append(f"vector index: {index.ensure(settings.embedding_dim)}")
         finally:
             index.close()
-    return 0
+    return done
 
 
 def run_reindex(settings: Settings, *, client_id: str | None, resume: bool) -> int:

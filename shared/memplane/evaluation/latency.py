@@ -8,7 +8,6 @@ then one cleanup runs. Timings are wall-clock from the caller's side, so they in
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +62,7 @@ def run(post: Post, clients: int, exchanges: int, queries: int, seed: int = 7) -
         name: {
             **_summary(values),
             "sla_ms": SLA_MS[name],
-            "server_p50_ms": round(statistics.median(server[name]), 2) if server.get(name) else None,
+            **{f"server_{k}_ms": v for k, v in percentiles(server.get(name, [])).items() if k != "max"},
         }
         for name, values in timings.items()
     }

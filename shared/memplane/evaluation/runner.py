@@ -66,7 +66,7 @@ def throwaway_service(settings: Settings) -> Iterator[str]:
 
     from memplane import wiring
     from memplane.adapters import embedded_postgres
-    from memplane.adapters.postgres import migrations
+    from memplane.cli import prepare_storage
     from memplane.platform.functions_framework import create_app
 
     # One line per request would drown the table.
@@ -74,10 +74,7 @@ def throwaway_service(settings: Settings) -> Iterator[str]:
         logging.getLogger(name).setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="memplane-eval-") as tmp:
         settings = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
-        url = wiring.database_url(settings)
-        migrations.apply(
-            url, settings.migrations_dir or migrations.default_migrations_dir(), settings.embedding_dim
-        )
+        prepare_storage(settings)
         container = wiring.build(settings)
         server = make_server("127.0.0.1", 0, create_app(lambda: container), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
