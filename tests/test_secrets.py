@@ -164,14 +164,20 @@ def test_no_secret_is_ever_printed(
         "db-password-XYZ",
         "sk-openai-XYZ",
         "tok-from-infisical",
+        "qdrant-key-XYZ",
         stub_module.CLIENT_SECRET,
         stub_module.TOKEN,
     ]
     infisical.behaviour.secrets["DATABASE_URL"] = "postgresql://memplane:db-password-XYZ@127.0.0.1:9/x"
     infisical.behaviour.secrets["OPENAI_API_KEY"] = "sk-openai-XYZ"
+    infisical.behaviour.secrets["QDRANT_API_KEY"] = "qdrant-key-XYZ"
     monkeypatch.setenv("MEMPLANE_DB_CONNECT_TIMEOUT", "0.5")
+    monkeypatch.setenv("MEMPLANE_VECTOR_BACKEND", "qdrant")
+    monkeypatch.setenv("QDRANT_URL", "http://127.0.0.1:9")
     seen: list[str] = []
     settings = load_settings()
+    assert settings.qdrant_api_key is not None
+    assert settings.qdrant_api_key.get_secret_value() == "qdrant-key-XYZ"  # fetched like the others
     seen += [repr(settings), str(settings), settings.model_dump_json()]
     for token in (None, "wrong", "tok-from-infisical"):
         seen.append(json.dumps(call("assemble", load_event("assemble_web.json"), token=token)))

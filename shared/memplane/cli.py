@@ -228,8 +228,13 @@ def _print_banner(settings: Settings, host: str, port: int) -> None:
         '"response": "Nice to meet you, Alice!", "profile": {"full_name": "Alice"}}'
     )
     ask = '{"client_id": "alice", "query": "Where do I live?"}'
+    if settings.vector_backend == "qdrant":
+        where = settings.qdrant_url or f"local mode in {settings.data_dir / 'qdrant'}"
+        index = f"Qdrant ({where}), pgvector when it cannot answer"
+    else:
+        index = "pgvector"
     print(
-        f"\nmemplane is serving on {base}\n"
+        f"\nmemplane is serving on {base} (vectors: {index})\n"
         f"  POST {base}/assemble\n  POST {base}/writeback\n  POST {base}/cleanup\n"
         f"  GET  {base}/health\n\nTry it:\n"
         f"  curl -s {base}/writeback{json_header}{auth} -d '{write}'\n"
