@@ -10,7 +10,7 @@ LOCOMO ?= ../shared/eval/locomo-dev.json
 BENCH := .venv-bench
 
 .PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets \
-	bench-backends bench-coldstart
+	bench-backends bench-coldstart bench-scale
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "memplane needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -49,6 +49,11 @@ eval-minilm: install bench-env
 ## bench: end-to-end latency of each function over HTTP against its SLA (a throwaway service)
 bench: install
 	$(BIN)/memplane bench --out bench-latency.json
+
+## bench-scale: latency as one client's memory grows to 100,000 chunks, each backend, mem0 beside it
+bench-scale: install
+	$(BIN)/python -m pip install --quiet -e '.[local,openai,qdrant,dev,bench]'
+	$(BIN)/memplane bench --scale --data $(LOCOMO) --mem0 --out bench-scale.json --chart bench-scale.png
 
 ## bench-backends: assemble and writeback on pgvector and on Qdrant (local mode), same data, same run
 bench-backends: install

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,50 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.qdrant_stub import QdrantStub  # noqa: E402 - the stand-in the tests use
 
-PROBE = """
-import json, sys, time
-started = time.perf_counter()
-import importlib.util
-spec = importlib.util.spec_from_file_location("entry", "functions/assemble/__main__.py")
-entry = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(entry)
-imported = time.perf_counter()
-
-class Context:
-    activation_id = "bench"
-    function_name = "/ns/memory/assemble"
-    def get_remaining_time_in_millis(self):
-        return 8000
-
-def call(method="POST"):
-    body = json.dumps({"client_id": "alice", "query": "Where do I live?"})
-    event = {"http": {"method": method, "path": "", "headers": {}, "body": body}}
-    reply = entry.main(event, Context())
-    assert reply["statusCode"] == 200, reply
-    return reply["body"]
-
-call()
-answered = time.perf_counter()
-call()
-second = time.perf_counter()
-index = call("GET")["vector_index"]  # health: is the index client loaded by now?
-print(json.dumps({
-    "import_ms": (imported - started) * 1000,
-    "first_response_ms": (answered - started) * 1000,
-    "second_call_ms": (second - answered) * 1000,
-    "index_ready_after_two_calls": index["status"] == "ok",
-}))
-"""
+from memplane.evaluation.coldstart import sample  # noqa: E402
 
 DIM = 64
-
-
-def sample(env: dict[str, str]) -> dict[str, float]:
-    out = subprocess.run(  # noqa: S603 - our own interpreter and probe
-        [sys.executable, "-c", PROBE], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return figures
 
 
 def prepare(base: dict[str, str], stub: QdrantStub, data: Path) -> dict[str, str]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from tests.conftest import memplane_cli
 
+LOCOMO = Path(__file__).parents[2] / "shared" / "eval" / "locomo-dev.json"
+
 
 def test_bench_writes_figures_and_a_table(tmp_path: Path) -> None:
     out = tmp_path / "latency.json"
@@ -17,3 +19,21 @@ def test_bench_writes_figures_and_a_table(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())["functions"]
     assert {name: f["calls"] for name, f in figures.items()} == {"writeback": 10, "assemble": 6, "cleanup": 1}
     assert all(f["p95_ms"] >= f["p50_ms"] > 0 for f in figures.values())
+
+
+def test_bench_scale_seeds_measures_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    args = [
+        "bench", "--scale", "--data", str(LOCOMO), "--points", "300", "--dims", "16",
+        "--backends", "pgvector", "--queries", "5", "--seconds", "0.5", "--out", str(out),
+    ]  # fmt: skip
+    result = memplane_cli(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "assemble p50/p95/p99" in result.stdout
+    [point] = json.loads(out.read_text())
+    figures = point["backends"]["pgvector"]
+    assert point["chunks"] > 300  # the heavy client and its long tail
+    assert figures["assemble_heavy"]["calls"] == 5
+    assert figures["concurrent"]["errors"] == 0
+    assert figures["cleanup"]["deleted"] == figures["cleanup"]["expired"] >= 300
+    assert figures["cold_start"]["first_response_ms"] > figures["cold_start"]["import_ms"] > 0

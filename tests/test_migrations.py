@@ -24,12 +24,15 @@ def test_migrate_applies_once_and_is_idempotent(new_database: Callable[[str], st
         indexes = {
             r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'memory_entries'")
         }
+        postings = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'memory_postings'"
+        ).fetchall()
         dim = conn.execute(
             "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'memory_entries'::regclass "
             "AND attname = 'embedding'"
         ).fetchone()
     assert any("hnsw" in i and "vector_cosine_ops" in i for i in indexes)
-    assert any("gin" in i and "content_tsv" in i for i in indexes)
+    assert any("(client_id, term, entry_seq)" in r[0] for r in postings)  # keyword search's index
     assert dim == (1536,)
 
 

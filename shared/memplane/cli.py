@@ -44,6 +44,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--clients", type=int, default=5)
     bench.add_argument("--exchanges", type=int, default=100, help="writebacks per client")
     bench.add_argument("--queries", type=int, default=300, help="assemble calls in all")
+    bench.add_argument(
+        "--scale", action="store_true", help="latency as one client's memory grows (COPY-seeded)"
+    )
+    bench.add_argument("--data", type=Path, help="--scale: LoCoMo-format conversations for the text")
+    bench.add_argument("--points", default="10000,100000", help="--scale: heavy-client sizes")
+    bench.add_argument("--million", action="store_true", help="--scale: add the 1,000,000-chunk point")
+    bench.add_argument("--dims", default="384,1536", help="--scale: embedding sizes")
+    bench.add_argument("--backends", default="pgvector,qdrant", help="--scale: vector backends")
+    bench.add_argument(
+        "--seconds", type=float, default=10.0, help="--scale: 16 concurrent callers for this long"
+    )
+    bench.add_argument(
+        "--mem0", action="store_true", help="--scale: mem0 beside memplane (pip install -e '.[bench]')"
+    )
+    bench.add_argument("--mem0-queries", type=int, default=100, help="--scale: searches per client for mem0")
+    bench.add_argument("--chart", type=Path, help="--scale: write a PNG chart here (needs matplotlib)")
     evaluation = commands.add_parser("eval", help="measure retrieval through the HTTP API")
     evaluation.add_argument("dataset", choices=["locomo"])
     evaluation.add_argument("--data", type=Path, required=True, help="a LoCoMo JSON file")
@@ -158,8 +174,40 @@ def run_bundle(args: argparse.Namespace) -> int:
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     from memplane.evaluation.runner import benchmark
 
+    if args.scale:
+        return run_scale(args)
     token = args.token or (settings.api_token.get_secret_value() if settings.api_token else None)
     benchmark(settings, args.url, args.out, token, args.clients, args.exchanges, args.queries)
+    return 0
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    import json
+
+    from memplane.evaluation import scale
+
+    if args.data is None:
+        print("memplane: --scale needs --data, a LoCoMo-format JSON file (the text to seed)", file=sys.stderr)
+        return 2
+    points = tuple(int(p) for p in args.points.split(",")) + ((1_000_000,) if args.million else ())
+    options = scale.Options(
+        data=args.data,
+        points=points,
+        dims=tuple(int(d) for d in args.dims.split(",")),
+        backends=tuple(args.backends.split(",")),
+        queries=args.queries,
+        seconds=args.seconds,
+        mem0=args.mem0,
+        mem0_queries=args.mem0_queries,
+    )
+    results = scale.run(options)
+    print(scale.table(results))
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"figures written to {args.out}")
+    if args.chart is not None:
+        scale.chart(results, args.chart)
+        print(f"chart written to {args.chart}")
     return 0
 
 

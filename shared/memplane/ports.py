@@ -77,9 +77,13 @@ class StoreSession(Protocol):
         ...
 
     def keyword_search(
-        self, client_id: str, text: str, as_of: datetime, limit: int, k1: float, b: float
+        self, client_id: str, text: str, as_of: datetime, limit: int, k1: float, b: float, budget: int
     ) -> list[Hit]:
-        """Chunks sharing a word with ``text``, ranked by BM25 with parameters ``k1`` and ``b``."""
+        """Chunks sharing a word with ``text``, ranked by BM25 with parameters ``k1`` and ``b``.
+
+        Candidates come from the rarest words, about ``budget`` chunks at most: the cost of a search
+        stays bounded however large the client's memory grows.
+        """
         ...
 
     def neighbours(self, client_id: str, ids: Sequence[str]) -> dict[str, tuple[Hit | None, Hit | None]]:
@@ -161,7 +165,10 @@ class VectorIndex(Protocol):
 class MemoryStore(Protocol):
     """The source of truth. Creating it does no I/O; the first session connects."""
 
-    def session(self) -> AbstractContextManager[StoreSession]: ...
+    def session(self, timeout_ms: int | None = None) -> AbstractContextManager[StoreSession]:
+        """A transaction whose statements get ``timeout_ms`` each (default: the configured budget)."""
+        ...
+
     def log_execution(self, execution: Execution) -> None: ...
     def ping(self) -> dict[str, str]:
         """Check the database answers and is migrated; return what an operator wants to see."""

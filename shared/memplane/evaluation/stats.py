@@ -6,9 +6,17 @@ import statistics
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    """p50, p95 (nearest rank) and max, rounded to hundredths; empty for no values."""
+    """p50, p95 and p99 (nearest rank) and max, rounded to hundredths; empty for no values."""
     if not values:
         return {}
     ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2), "max": round(ordered[-1], 2)}
+
+    def rank(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 2)
+
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p95": rank(0.95),
+        "p99": rank(0.99),
+        "max": rank(1.0),
+    }

@@ -50,7 +50,13 @@ def assemble(
         profile = _profile(s, req)
         facts = s.current_facts(req.client_id, as_of, _FACTS)
         by_text = s.keyword_search(
-            req.client_id, req.query, as_of, policy.search_pool, policy.bm25_k1, policy.bm25_b
+            req.client_id,
+            req.query,
+            as_of,
+            policy.search_pool,
+            policy.bm25_k1,
+            policy.bm25_b,
+            policy.keyword_budget,
         )
         by_vector = s.chunks(req.client_id, nearest, as_of) if nearest else []
         hits = rank(

@@ -33,7 +33,7 @@ def cleanup(
 ) -> CleanupResponse:
     started = time.perf_counter()
     notes = Degradation()
-    with store.session() as s:
+    with store.session(policy.cleanup_statement_timeout_ms) as s:
         counts = s.expire(now, now - policy.episode_archive_after)
     backfilled = _backfill(store, embedder, policy.backfill_batch, notes)
     try:

@@ -38,10 +38,11 @@ class PostgresStore:
         self._timeout = str(int(statement_timeout_ms))
 
     @contextmanager
-    def session(self) -> Iterator[PostgresSession]:
+    def session(self, timeout_ms: int | None = None) -> Iterator[PostgresSession]:
+        budget = str(int(timeout_ms)) if timeout_ms is not None else self._timeout
         with self._db.connection() as conn, conn.transaction():
             # Both budgets are transaction-local, so they also hold behind PgBouncer's transaction mode.
-            conn.execute(q.SET_BUDGET, (self._timeout, self._timeout))
+            conn.execute(q.SET_BUDGET, (budget, budget))
             yield PostgresSession(conn)
 
     def log_execution(self, e: Execution) -> None:
@@ -73,8 +74,8 @@ class PostgresStore:
             conn.rollback()
             conn.autocommit = True
             try:
-                for table in q.VACUUMED_TABLES:
-                    conn.execute(f"VACUUM (ANALYZE) {table}")
+                for table, options in q.VACUUMED_TABLES:
+                    conn.execute(f"VACUUM ({options}) {table}")
             finally:
                 conn.autocommit = False
 
@@ -186,18 +187,18 @@ class PostgresSession:
 
     def chunks(self, client_id: str, scored: Sequence[tuple[str, float]], as_of: datetime) -> list[Hit]:
         score = dict(scored)
-        rows = self._all(q.CHUNKS_BY_ID, (client_id, list(score), as_of))
+        rows = self._all(q.CHUNKS_BY_ID, (list(score), client_id, as_of))
         hits = [_hit((*r, score[str(r[0])])) for r in rows]
         return sorted(hits, key=lambda h: h.score, reverse=True)
 
     def keyword_search(
-        self, client_id: str, text: str, as_of: datetime, limit: int, k1: float, b: float
+        self, client_id: str, text: str, as_of: datetime, limit: int, k1: float, b: float, budget: int
     ) -> list[Hit]:
-        params = {"t": text, "c": client_id, "as_of": as_of, "k": limit, "k1": k1, "b": b}
+        params = {"t": text, "c": client_id, "as_of": as_of, "k": limit, "k1": k1, "b": b, "budget": budget}
         return [_hit(r) for r in self._all(q.KEYWORD_SEARCH, params)]
 
     def neighbours(self, client_id: str, ids: Sequence[str]) -> dict[str, tuple[Hit | None, Hit | None]]:
-        rows = self._all(q.NEIGHBOURS, (client_id, list(ids)))
+        rows = self._all(q.NEIGHBOURS, (list(ids), client_id))
         return {str(r[0]): (_neighbour(r[1:6]), _neighbour(r[6:11])) for r in rows}
 
     def recent_episodes(self, client_id: str, as_of: datetime, limit: int) -> list[Episode]:

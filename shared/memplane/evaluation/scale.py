@@ -1,0 +1,280 @@
+"""`memplane bench --scale`: latency as one client's memory grows, on each vector backend, beside mem0.
+
+For each dimension and scale point: a fresh embedded Postgres is seeded with COPY (see scale_data), then
+``memplane serve`` runs in its own process on it, offline backends, for each vector backend in turn, and
+is measured over HTTP: assemble for the heavy client and for the median client of the long tail,
+writeback, 16 concurrent callers, cold start, and last a cleanup that deletes up to 100,000 expired
+chunks. With ``--mem0``, memplane (pgvector, semantic path on) and mem0 get the same chunks, the same
+questions and one local embeddings endpoint, and are timed in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from memplane.adapters import embedded_postgres
+from memplane.adapters.postgres import migrations
+from memplane.evaluation import coldstart, scale_data, scale_measure
+from memplane.evaluation.runner import ProgressBar
+
+_OFFLINE = {"MEMPLANE_EMBEDDER": "hash", "MEMPLANE_EXTRACTOR": "rules"}
+
+
+@dataclass(frozen=True)
+class Options:
+    data: Path
+    points: tuple[int, ...] = (10_000, 100_000)
+    dims: tuple[int, ...] = (384, 1536)
+    backends: tuple[str, ...] = ("pgvector", "qdrant")
+    queries: int = 300
+    writebacks: int = 200
+    seconds: float = 10.0
+    mem0: bool = False
+    mem0_queries: int = 100
+
+
+def run(options: Options) -> list[dict[str, Any]]:
+    corpus = scale_data.load_corpus(options.data)
+    questions = [corpus.questions[i % len(corpus.questions)] for i in range(options.queries)]
+    results = []
+    for dim in options.dims:
+        for scale in options.points:
+            rng = random.Random(scale)  # noqa: S311 - the same data for every backend and every run
+            text = scale_data.ChatText(corpus, rng)
+            clients = scale_data.plan(scale, rng)
+            rows = scale_data.generate(clients, text, rng)
+            with _seeded(rows, dim) as (url, folder):
+                point: dict[str, Any] = {"dim": dim, "scale": scale, "chunks": len(rows), "backends": {}}
+                for backend in sorted(options.backends, reverse=True):  # pgvector last: it runs cleanup
+                    point["backends"][backend] = _measure(
+                        url, folder, dim, backend, clients, questions, text, options
+                    )
+                if options.mem0 and dim == options.dims[0]:
+                    point["mem0"] = _versus_mem0(url, folder, dim, rows, questions[: options.mem0_queries])
+            results.append(point)
+    return results
+
+
+@contextmanager
+def _seeded(rows: list[scale_data.Row], dim: int) -> Iterator[tuple[str, Path]]:
+    with tempfile.TemporaryDirectory(prefix="memplane-scale-") as tmp:
+        folder = Path(tmp)
+        url = embedded_postgres.start(folder / "pg")
+        try:
+            migrations.apply(url, migrations.default_migrations_dir(), dim)
+            scale_data.seed(url, rows, dim, ProgressBar())
+            yield url, folder
+        finally:
+            embedded_postgres.stop(folder / "pg")
+
+
+def _measure(
+    url: str,
+    folder: Path,
+    dim: int,
+    backend: str,
+    clients: list[tuple[str, int]],
+    questions: list[str],
+    text: scale_data.ChatText,
+    options: Options,
+) -> dict[str, Any]:
+    env = _env(url, folder, dim, {**_OFFLINE, "MEMPLANE_VECTOR_BACKEND": backend})
+    if backend == "qdrant":
+        _cli(env, "migrate")
+        _cli(env, "reindex")
+    heavy = scale_data.HEAVY
+    tail = sorted(clients[1:], key=lambda c: c[1])
+    median_client = tail[len(tail) // 2][0]
+    figures: dict[str, Any] = {"cold_start": coldstart.sample(env, heavy)}
+    with _served(env) as post:
+        figures["assemble_heavy"] = scale_measure.assembles(post, heavy, questions)
+        figures["assemble_median_client"] = scale_measure.assembles(post, median_client, questions[:100])
+        figures["median_client_chunks"] = tail[len(tail) // 2][1]
+        figures["writeback"] = scale_measure.writebacks(
+            post,
+            heavy,
+            text,
+            options.writebacks,
+            random.Random(),  # noqa: S311 - fresh chat ids per run
+        )
+        names = [heavy] + [c for c, _ in tail]
+        figures["concurrent"] = scale_measure.concurrent(post, names, questions, 16, options.seconds)
+        if backend == "pgvector":
+            figures["cleanup"] = scale_measure.cleanup(post, lambda: _expire(url, heavy, 100_000))
+    return figures
+
+
+def _versus_mem0(
+    url: str, folder: Path, dim: int, rows: list[scale_data.Row], questions: list[str]
+) -> dict[str, Any]:
+    """memplane's whole assemble over HTTP and mem0's search, same chunks, same embedder, one run."""
+    from memplane.evaluation import mem0_side
+    from memplane.evaluation.embeddings_server import EmbeddingsServer
+
+    server = EmbeddingsServer(dim)
+    try:
+        m = mem0_side.memory(folder / "mem0", server.base_url, dim)
+        mem0_side.seed(m, rows, dim, ProgressBar())
+        semantic = {
+            "MEMPLANE_EMBEDDER": "openai",
+            "OPENAI_BASE_URL": server.base_url,
+            "MEMPLANE_EXTRACTOR": "rules",
+        }
+        env = _env(url, folder, dim, {**semantic, "MEMPLANE_EMBEDDING_MODEL": "hash"})
+        figures: dict[str, Any] = {}
+        with _served(env) as post:
+            for who in (scale_data.HEAVY, _median_client(rows)):
+                ours = scale_measure.assembles(post, who, questions, embedding=True)
+                theirs = mem0_side.searches(m, who, questions)
+                figures[who] = {
+                    "memplane_http": ours["http"],
+                    "mem0_search": theirs["latency"],
+                    "p95_ratio": round(theirs["latency"]["p95"] / ours["http"]["p95"], 1),
+                }
+        return figures
+    finally:
+        server.stop()
+
+
+def _median_client(rows: list[scale_data.Row]) -> str:
+    sizes: dict[str, int] = {}
+    for r in rows:
+        sizes[r.client_id] = sizes.get(r.client_id, 0) + 1
+    tail = sorted((n, c) for c, n in sizes.items() if c != scale_data.HEAVY)
+    return tail[len(tail) // 2][1]
+
+
+def _expire(url: str, client_id: str, at_most: int) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(
+            "UPDATE memory_entries SET expires_at = now() - interval '1 minute' WHERE id IN "
+            "(SELECT id FROM memory_entries WHERE client_id = %s ORDER BY seq LIMIT %s)",
+            (client_id, at_most),
+        )
+        return cur.rowcount
+
+
+def _env(url: str, folder: Path, dim: int, extra: dict[str, str]) -> dict[str, str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "MEMPLANE_", "OPENAI_", "QDRANT_"))
+    }
+    return {
+        **base,
+        "DATABASE_URL": url,
+        "MEMPLANE_EMBEDDING_DIM": str(dim),
+        "MEMPLANE_DATA_DIR": str(folder),
+        **extra,
+    }
+
+
+def _cli(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "memplane.cli", *args], env=env, check=True)  # noqa: S603
+
+
+@contextmanager
+def _served(env: dict[str, str]) -> Iterator[scale_measure.Post]:
+    """`memplane serve` in its own process, so that the callers' threads do not share its GIL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and command
+        [sys.executable, "-m", "memplane.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:  # noqa: S310 - loopback
+                    # A cold Qdrant client loads in the background: measure the warm service.
+                    if json.loads(r.read())["vector_index"]["status"] != "starting":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        yield scale_measure.KeepAlivePoster(port)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{'dim':>5} {'chunks':>8} {'backend':<9} {'assemble p50/p95/p99':>22} {'median client p95':>18} "
+        f"{'writeback p95':>14} {'16 callers/s':>13} {'cleanup s':>10} {'cold start ms':>14}"
+    ]
+    for point in results:
+        for backend, f in point["backends"].items():
+            a = f["assemble_heavy"]["server"]
+            cleanup = f"{f['cleanup']['server_ms'] / 1000:.1f}" if "cleanup" in f else "-"
+            lines.append(
+                f"{point['dim']:>5} {point['scale']:>8} {backend:<9} "
+                f"{a['p50']:>6.1f} /{a['p95']:>6.1f} /{a['p99']:>6.1f} "
+                f"{f['assemble_median_client']['server']['p95']:>18.1f} "
+                f"{f['writeback']['server']['p95']:>14.1f} "
+                f"{f['concurrent']['per_second']:>13.1f} {cleanup:>10} "
+                f"{f['cold_start']['first_response_ms']:>14.0f}"
+            )
+        for who, m in point.get("mem0", {}).items():
+            lines.append(
+                f"{point['dim']:>5} {point['scale']:>8} vs mem0 ({who}): memplane assemble HTTP p95 "
+                f"{m['memplane_http']['p95']:.1f} ms, mem0 search p95 {m['mem0_search']['p95']:.1f} ms: "
+                f"{m['p95_ratio']}x"
+            )
+    lines.append("server times exclude the embedding call; ms unless noted")
+    return "\n".join(lines)
+
+
+def chart(results: list[dict[str, Any]], path: Path) -> None:
+    """Assemble p95 against scale, per backend and dimension, mem0's search beside it (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    series: dict[str, list[tuple[int, float]]] = {}
+    for point in results:
+        for backend, f in point["backends"].items():
+            label = f"memplane {backend}, {point['dim']} dims (server, no embedding)"
+            series.setdefault(label, []).append((point["scale"], f["assemble_heavy"]["server"]["p95"]))
+        for who, m in point.get("mem0", {}).items():
+            if who == scale_data.HEAVY:
+                series.setdefault("memplane assemble over HTTP, with embedding", []).append(
+                    (point["scale"], m["memplane_http"]["p95"])
+                )
+                series.setdefault("mem0 search, same data and embedder", []).append(
+                    (point["scale"], m["mem0_search"]["p95"])
+                )
+    for label, xy in series.items():
+        xs, ys = zip(*sorted(xy), strict=True)
+        ax.plot(xs, ys, marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("chunks held by the heavy client")
+    ax.set_ylabel("p95 latency (ms)")
+    ax.set_title("assemble p95 as one client's memory grows")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
