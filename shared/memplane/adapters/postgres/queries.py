@@ -109,7 +109,6 @@ WITH terms AS (
     FROM idf CROSS JOIN LATERAL (
         SELECT m.entry_seq FROM memory_postings m
         WHERE m.client_id = %(c)s AND m.term = idf.lexeme AND m.created_at <= %(as_of)s
-          AND (m.expires_at IS NULL OR m.expires_at > now())
         ORDER BY m.entry_seq DESC
         LIMIT %(budget)s
     ) AS p
