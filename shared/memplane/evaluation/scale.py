@@ -255,7 +255,8 @@ def chart(results: list[dict[str, Any]], path: Path) -> None:
     series: dict[str, list[tuple[int, float]]] = {}
     for point in results:
         for backend, f in point["backends"].items():
-            label = f"memplane {backend}, {point['dim']} dims (server, no embedding)"
+            name = "Qdrant local mode" if backend == "qdrant" else backend
+            label = f"memplane {name}, {point['dim']} dims (server, no embedding)"
             series.setdefault(label, []).append((point["scale"], f["assemble_heavy"]["server"]["p95"]))
         for who, m in point.get("mem0", {}).items():
             if who == scale_data.HEAVY:
