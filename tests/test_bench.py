@@ -7,7 +7,20 @@ from pathlib import Path
 
 from tests.conftest import memplane_cli
 
-LOCOMO = Path(__file__).parents[2] / "shared" / "eval" / "locomo-dev.json"
+
+def small_locomo(path: Path) -> Path:
+    """A conversation in LoCoMo's format, enough to seed from: turns and questions."""
+    turns = [
+        "I adopted a beagle called Biscuit last spring.",
+        "We went hiking near the lake with my sister yesterday.",
+        "My pottery workshop finally opened its doors this month.",
+        "Melanie painted a sunrise over the mountains for the gallery.",
+    ]
+    session = [{"speaker": "A", "dia_id": f"D1:{i}", "text": t} for i, t in enumerate(turns, 1)]
+    questions = [{"question": "What is the beagle called?", "answer": "Biscuit", "evidence": ["D1:1"]}]
+    sample = {"sample_id": "s", "conversation": {"session_1": session}, "qa": questions}
+    path.write_text(json.dumps([sample]))
+    return path
 
 
 def test_bench_writes_figures_and_a_table(tmp_path: Path) -> None:
@@ -23,8 +36,9 @@ def test_bench_writes_figures_and_a_table(tmp_path: Path) -> None:
 
 def test_bench_scale_seeds_measures_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "scale.json"
+    data = small_locomo(tmp_path / "conversations.json")
     args = [
-        "bench", "--scale", "--data", str(LOCOMO), "--points", "300", "--dims", "16",
+        "bench", "--scale", "--data", str(data), "--points", "300", "--dims", "16",
         "--backends", "pgvector", "--queries", "5", "--seconds", "0.5", "--out", str(out),
     ]  # fmt: skip
     result = memplane_cli(*args, cwd=tmp_path)
