@@ -61,7 +61,8 @@ class QdrantIndex:
         self._start_lock = threading.Lock()
         # Local mode is plain Python dictionaries: one caller at a time. A server needs no lock.
         self._local_lock = threading.Lock() if target.url is None else None
-        self._searches: ThreadPoolExecutor | None = None
+        # Threads start on the first search only: creating the pool does no work.
+        self._searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memplane-qdrant")
 
     # -- loading -------------------------------------------------------------------------------------
 
@@ -123,9 +124,7 @@ class QdrantIndex:
         client = self._await(wait_s)
         lock: AbstractContextManager[Any] = self._local_lock or nullcontext()
         try:
-            with lock, warnings.catch_warnings():
-                # Local mode warns that payload indexes do nothing there; a server uses them.
-                warnings.simplefilter("ignore", UserWarning)
+            with lock:
                 return call(client)
         except self._errors as exc:
             raise VectorIndexFailed(f"Qdrant {what} failed: {_reason(exc)}") from exc
@@ -150,8 +149,6 @@ class QdrantIndex:
 
         # The client's own timeout counts whole seconds; assemble's budget is tighter, so the search
         # runs in a worker and is abandoned at the deadline (the request ends at the client timeout).
-        if self._searches is None:
-            self._searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memplane-qdrant")
         future = self._searches.submit(self._call, "search", 0, query)
         deadline = self._target.search_deadline_s
         try:
@@ -240,8 +237,7 @@ class QdrantIndex:
         return {"points": int(info.points_count or 0), "collection_status": str(info.status.value)}
 
     def close(self) -> None:
-        if self._searches is not None:
-            self._searches.shutdown(wait=False, cancel_futures=True)
+        self._searches.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
 
@@ -263,7 +259,11 @@ def _scroll(collection: str, scroll_filter: Any, offset: Any, c: Any) -> tuple[l
 
 
 def _payload_index(collection: str, field: str, schema: Any, c: Any) -> None:
-    c.create_payload_index(collection, field, field_schema=schema, wait=True)
+    # Local mode warns that payload indexes do nothing there (a server uses them). Filtering warnings
+    # touches process-wide state, so only here, in an explicit command, never on a request's path.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        c.create_payload_index(collection, field, field_schema=schema, wait=True)
 
 
 def _tenant(m: Any, client_id: str) -> Any:

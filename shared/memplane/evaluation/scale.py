@@ -65,7 +65,8 @@ def run(options: Options) -> list[dict[str, Any]]:
                         url, folder, dim, backend, clients, questions, text, options
                     )
                 if options.mem0 and dim == options.dims[0]:
-                    point["mem0"] = _versus_mem0(url, folder, dim, rows, questions[: options.mem0_queries])
+                    asked = questions[: options.mem0_queries]
+                    point["mem0"] = _versus_mem0(url, folder, dim, rows, clients, asked)
             results.append(point)
     return results
 
@@ -98,13 +99,12 @@ def _measure(
         _cli(env, "migrate")
         _cli(env, "reindex")
     heavy = scale_data.HEAVY
-    tail = sorted(clients[1:], key=lambda c: c[1])
-    median_client = tail[len(tail) // 2][0]
+    median_client, median_size = _median_tail(clients)
     figures: dict[str, Any] = {"cold_start": coldstart.sample(env, heavy)}
     with _served(env) as post:
         figures["assemble_heavy"] = scale_measure.assembles(post, heavy, questions)
         figures["assemble_median_client"] = scale_measure.assembles(post, median_client, questions[:100])
-        figures["median_client_chunks"] = tail[len(tail) // 2][1]
+        figures["median_client_chunks"] = median_size
         figures["writeback"] = scale_measure.writebacks(
             post,
             heavy,
@@ -112,7 +112,7 @@ def _measure(
             options.writebacks,
             random.Random(),  # noqa: S311 - fresh chat ids per run
         )
-        names = [heavy] + [c for c, _ in tail]
+        names = [c for c, _ in clients]
         figures["concurrent"] = scale_measure.concurrent(post, names, questions, 16, options.seconds)
         if backend == "pgvector":
             figures["cleanup"] = scale_measure.cleanup(post, lambda: _expire(url, heavy, 100_000))
@@ -120,7 +120,12 @@ def _measure(
 
 
 def _versus_mem0(
-    url: str, folder: Path, dim: int, rows: list[scale_data.Row], questions: list[str]
+    url: str,
+    folder: Path,
+    dim: int,
+    rows: list[scale_data.Row],
+    clients: list[tuple[str, int]],
+    questions: list[str],
 ) -> dict[str, Any]:
     """memplane's whole assemble over HTTP and mem0's search, same chunks, same embedder, one run."""
     from memplane.evaluation import mem0_side
@@ -138,7 +143,7 @@ def _versus_mem0(
         env = _env(url, folder, dim, {**semantic, "MEMPLANE_EMBEDDING_MODEL": "hash"})
         figures: dict[str, Any] = {}
         with _served(env) as post:
-            for who in (scale_data.HEAVY, _median_client(rows)):
+            for who in (scale_data.HEAVY, _median_tail(clients)[0]):
                 ours = scale_measure.assembles(post, who, questions, embedding=True)
                 theirs = mem0_side.searches(m, who, questions)
                 figures[who] = {
@@ -151,12 +156,10 @@ def _versus_mem0(
         server.stop()
 
 
-def _median_client(rows: list[scale_data.Row]) -> str:
-    sizes: dict[str, int] = {}
-    for r in rows:
-        sizes[r.client_id] = sizes.get(r.client_id, 0) + 1
-    tail = sorted((n, c) for c, n in sizes.items() if c != scale_data.HEAVY)
-    return tail[len(tail) // 2][1]
+def _median_tail(clients: list[tuple[str, int]]) -> tuple[str, int]:
+    """The long tail's median client (by chunks held) and its size; the heavy client comes first."""
+    tail = sorted(clients[1:], key=lambda c: c[1])
+    return tail[len(tail) // 2]
 
 
 def _expire(url: str, client_id: str, at_most: int) -> int:
