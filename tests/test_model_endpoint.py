@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,13 @@ def openai_container(build: Callable[..., Container], stub: OpenAIStub) -> Conta
         openai_base_url=stub.base_url,
         openai_api_key="sk-test-key",
         embedding_model="text-embedding-3-small",
+    )
+
+
+def embedding_container(build: Callable[..., Container], stub: OpenAIStub, **settings: Any) -> Container:
+    """Embeddings from the stub; facts from the offline extractor."""
+    return build(
+        embedder="openai", openai_base_url=stub.base_url, embedding_model="text-embedding-3-small", **settings
     )
 
 
@@ -96,14 +104,7 @@ def test_embedder_down_stores_anyway_and_cleanup_fills_vectors_in(
 def test_a_slow_embedder_costs_assemble_its_budget_not_the_chat(
     build_container: Callable[..., Container], openai_stub: OpenAIStub
 ) -> None:
-    client = client_for(
-        build_container(
-            embedder="openai",
-            openai_base_url=openai_stub.base_url,
-            embedding_model="text-embedding-3-small",
-            query_embedding_timeout_s=0.3,
-        )
-    )
+    client = client_for(embedding_container(build_container, openai_stub, query_embedding_timeout_s=0.3))
     post(client, "/writeback", exchange())
     openai_stub.behaviour.embedding_delay_s = 3.0
     started = time.monotonic()
@@ -112,6 +113,34 @@ def test_a_slow_embedder_costs_assemble_its_budget_not_the_chat(
     assert status == 200
     assert memory["degraded"] == ["embeddings"]
     assert memory["similar_chunks"][0]["content"] == "My name is Alice and I live in Lisbon."
+
+
+def test_the_database_work_runs_while_the_embedder_answers(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub, db: psycopg.Connection[Any]
+) -> None:
+    client = client_for(embedding_container(build_container, openai_stub))
+    post(client, "/writeback", exchange())
+    openai_stub.behaviour.embedding_delay_s = 0.4
+    idle_in_transaction: list[int] = []
+
+    def watch() -> None:  # while assemble waits on the embedder, no transaction is left open
+        time.sleep(0.25)
+        row = db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+        ).fetchone()
+        idle_in_transaction.append(int(row[0]) if row else -1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    status, memory = post(client, "/assemble", {"client_id": "alice", "query": "Where does Alice live?"})
+    watcher.join()
+    assert status == 200
+    assert memory["similar_chunks"][0]["content"] == "My name is Alice and I live in Lisbon."
+    assert idle_in_transaction == [0]
+    timings = memory["timings_ms"]
+    assert timings["embedding"] >= 400
+    # The wait is the embedder's: memplane's own time is what it spent on everything else.
+    assert timings["search"] < timings["embedding"] < memory["execution_time_ms"]
 
 
 def test_embedder_client_errors_are_ours() -> None:

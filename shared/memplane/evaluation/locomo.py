@@ -171,8 +171,7 @@ def run(
         returned = [c["message_id"] for c in reply["similar_chunks"] if c.get("message_id")]
         per_category[CATEGORIES[q.category]].add(returned, q.evidence)
         overall.add(returned, q.evidence)
-        timings = reply.get("timings_ms") or {}
-        own_ms.append(reply["execution_time_ms"] - timings.get("embedding", 0.0))
+        own_ms.append(float(reply["timings_ms"]["search"]))
         progress("asking", i, len(replay.questions))
     return {
         "overall": overall.as_dict(),

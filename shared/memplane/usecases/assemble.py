@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
+from threading import Lock
 
 from memplane.contracts import (
     AssembleRequest,
@@ -15,7 +18,7 @@ from memplane.contracts import (
     profile_update,
 )
 from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, VectorIndexFailed
-from memplane.model import Policy, Profile, Vector
+from memplane.model import Hit, Policy, Profile, Vector
 from memplane.ports import Embedder, MemoryStore, StoreSession, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.context import build_context
@@ -35,17 +38,18 @@ def assemble(
     policy: Policy,
     now: datetime,
 ) -> AssembleResponse:
-    """``index`` is searched for vectors; ``fallback`` (pgvector) answers when it cannot."""
+    """``index`` is searched for vectors; ``fallback`` (pgvector) answers when it cannot.
+
+    The query's embedding and vector search run beside the database work that needs neither (profile,
+    facts, keyword search, episodes): a remote embedding takes longer than all of that, so it is hidden.
+    """
     started = time.perf_counter()
     as_of = req.timestamp or now
-    notes = Degradation()
     vector_weight = policy.offline_vector_weight if embedder.offline else policy.vector_weight
-    query_vector = _embed_query(embedder, req.query, notes) if vector_weight > 0 else None
-    embedded = time.perf_counter()
-    nearest: list[tuple[str, float]] = []
-    if query_vector is not None:
-        query = (req.client_id, query_vector, as_of, now, policy.search_pool)
-        nearest = _nearest(index, fallback, query, notes)
+    vector_side: Future[_VectorSide] | None = None
+    if vector_weight > 0:
+        query = (req.client_id, req.query, as_of, now, policy.search_pool)
+        vector_side = _workers().submit(_vector_side, embedder, index, fallback, query)
     with store.session() as s:
         profile = _profile(s, req)
         facts = s.current_facts(req.client_id, as_of, _FACTS)
@@ -58,14 +62,22 @@ def assemble(
             policy.bm25_b,
             policy.keyword_budget,
         )
-        by_vector = s.chunks(req.client_id, nearest, as_of) if nearest else []
-        hits = rank(
-            [(by_text, 1.0), (by_vector, vector_weight)],
-            lambda ids: s.neighbours(req.client_id, ids),
-            limit=req.limit,
-            neighbour_weight=policy.neighbour_weight,
-        )
         episodes = s.recent_episodes(req.client_id, as_of, _EPISODES)
+        ready = time.perf_counter()
+        pending = vector_side is not None and not vector_side.done()
+        if not pending:
+            side = _outcome(vector_side)
+            hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
+    waited = 0.0
+    if pending:
+        # A remote embedder is still answering: wait outside the transaction, so that no pooled
+        # connection sits idle meanwhile, and finish in a second one.
+        side = _outcome(vector_side)
+        # Time spent only waiting for the embedding is the embedder's, not ours: "search" leaves it out.
+        waited = max(0.0, side.embedded - ready)
+        with store.session() as s:
+            hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
+    notes = side.notes
     budget = req.context_tokens or policy.context_token_budget
     context = build_context(facts, hits, episodes, now=as_of, token_budget=budget)
     done = time.perf_counter()
@@ -93,9 +105,27 @@ def assemble(
         recent_episodes=[EpisodeOut(id=e.id, summary=e.summary, created_at=e.created_at) for e in episodes],
         context=context,
         execution_time_ms=_ms(done - started),
-        timings_ms={"embedding": _ms(embedded - started), "search": _ms(done - embedded)},
+        timings_ms={"embedding": _ms(side.embedding_s), "search": _ms(done - started - waited)},
         degraded=notes.degraded,
         warnings=notes.warnings,
+    )
+
+
+def _hits(
+    s: StoreSession,
+    req: AssembleRequest,
+    by_text: list[Hit],
+    side: _VectorSide,
+    as_of: datetime,
+    policy: Policy,
+    vector_weight: float,
+) -> list[Hit]:
+    by_vector = s.chunks(req.client_id, side.nearest, as_of) if side.nearest else []
+    return rank(
+        [(by_text, 1.0), (by_vector, vector_weight)],
+        lambda ids: s.neighbours(req.client_id, ids),
+        limit=req.limit,
+        neighbour_weight=policy.neighbour_weight,
     )
 
 
@@ -106,6 +136,40 @@ def _profile(s: StoreSession, req: AssembleRequest) -> Profile:
     if found is None:
         raise ClientNotFound(f"no memory for client_id '{req.client_id}'; send a profile to create it")
     return found
+
+
+@dataclass
+class _VectorSide:
+    nearest: list[tuple[str, float]] = field(default_factory=list)
+    notes: Degradation = field(default_factory=Degradation)
+    embedding_s: float = 0.0
+    embedded: float = 0.0  # perf_counter() when the embedding was in hand
+
+
+def _outcome(side: Future[_VectorSide] | None) -> _VectorSide:
+    return _VectorSide() if side is None else side.result()
+
+
+def _vector_side(
+    embedder: Embedder,
+    index: VectorIndex,
+    fallback: VectorIndex,
+    query: tuple[str, str, datetime, datetime, int],
+) -> _VectorSide:
+    client_id, text, as_of, now, limit = query
+    side = _VectorSide()
+    began = time.perf_counter()
+    try:
+        vector = embedder.embed([text])[0]
+    except EmbeddingsFailed as exc:
+        # Full-text search and recent episodes still answer; the response says what is missing.
+        side.notes.record("embeddings", exc)
+        return side
+    finally:
+        side.embedded = time.perf_counter()
+        side.embedding_s = side.embedded - began
+    side.nearest = _nearest(index, fallback, (client_id, vector, as_of, now, limit), side.notes)
+    return side
 
 
 def _nearest(
@@ -129,13 +193,17 @@ def _nearest(
         return []
 
 
-def _embed_query(embedder: Embedder, query: str, notes: Degradation) -> Vector | None:
-    try:
-        return embedder.embed([query])[0]
-    except EmbeddingsFailed as exc:
-        # Full-text search and recent episodes still answer; the response says what is missing.
-        notes.record("embeddings", exc)
-        return None
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    # Made on first use, not at import; threads start only when work is submitted.
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="memplane-assemble")
+        return _pool
 
 
 def _ms(seconds: float) -> float:

@@ -114,17 +114,17 @@ WITH terms AS (
     ) AS p
     WHERE idf.taken_before < %(budget)s
       AND (idf.df <= idf.n / 2 OR NOT EXISTS (SELECT 1 FROM idf AS i WHERE i.df <= i.n / 2))
-), postings AS MATERIALIZED (
-    SELECT m.entry_seq, m.term, m.tf, m.dl FROM memory_postings m
+), scored AS (
+    -- avgdl as a scalar (an InitPlan), not a join: this sums thousands of postings.
+    SELECT m.entry_seq, sum(
+        idf.w * m.tf * (%(k1)s + 1)
+        / (m.tf + %(k1)s * (1 - %(b)s + %(b)s * m.dl / (SELECT avgdl FROM corpus)))
+    ) AS score
+    FROM memory_postings m JOIN idf ON idf.lexeme = m.term
     WHERE m.client_id = %(c)s AND m.term = ANY(ARRAY(SELECT lexeme FROM idf))
       AND m.entry_seq = ANY(((SELECT seqs FROM candidates))::bigint[])
-), scored AS (
-    SELECT p.entry_seq, sum(
-        idf.w * p.tf * (%(k1)s + 1) / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / corpus.avgdl))
-    ) AS score
-    FROM postings p JOIN idf ON idf.lexeme = p.term CROSS JOIN corpus
-    GROUP BY p.entry_seq
-    ORDER BY score DESC, p.entry_seq DESC
+    GROUP BY m.entry_seq
+    ORDER BY score DESC, m.entry_seq DESC
     LIMIT %(k)s
 )
 SELECT e.id, e.content, e.role, e.message_id, e.created_at, scored.score
