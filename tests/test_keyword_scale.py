@@ -68,6 +68,9 @@ def test_postings_follow_every_chunk_in_and_out(
     db.execute("DELETE FROM memory_entries WHERE client_id = 'large' AND turn_key <> 'k0'")
     assert postings_of(db, "large") == 5  # over a thousand: one pass over the table
     assert postings_of(db, "small") == 8 * 5  # and nobody else's
+    # Statistics count down in bulk too: the 1,499 numbers are gone, the shared words count one chunk.
+    stats = db.execute("SELECT term, df FROM client_term_stats WHERE client_id = 'large' ORDER BY term")
+    assert stats.fetchall() == [("0", 1), ("item", 1), ("talk", 1), ("today", 1), ("weather", 1)]
 
     client = client_for(build_container())
     _, memory = post(client, "/assemble", {"client_id": "large", "query": "weather item", "profile": {}})
