@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from memplane import wiring
 from memplane.adapters import embedded_postgres
@@ -25,10 +27,15 @@ from memplane.platform.functions_framework import create_app
 from memplane.settings import Settings
 from memplane.wiring import Container
 from tests.openai_stub import OpenAIStub
+from tests.qdrant_stub import QdrantStub
 
 EVENTS = Path(__file__).parent / "events"
 TEST_DIM = 256
-TABLES = "client_profiles, webhook_executions, vector_index_deletions"
+# Keyword statistics have no foreign key to the profile (triggers keep them), so they are named too.
+TABLES = (
+    "client_profiles, webhook_executions, vector_index_deletions, memory_postings, client_term_stats, "
+    "client_doc_stats"
+)
 
 
 @pytest.fixture(scope="session")
@@ -173,3 +180,50 @@ def load_event(name: str, **body: Any) -> dict[str, Any]:
 def invoke_do(c: Container, function: str, event: dict[str, Any]) -> dict[str, Any]:
     """Run an event through the DigitalOcean adapter as the runtime would, over container ``c``."""
     return respond(function, event, Context(), lambda: c)
+
+
+@pytest.fixture
+def qdrant_server() -> Iterator[QdrantStub]:
+    stub = QdrantStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def indexed(
+    request: pytest.FixtureRequest,
+    build_container: Callable[..., Container],
+    openai_stub: OpenAIStub,
+    tmp_path: Path,
+) -> Callable[..., Container]:
+    """Containers on the backend under test, with a semantic (non-offline) embedder so vectors count."""
+
+    def build(*, ensure: bool = True, **overrides: Any) -> Container:
+        backend = request.param if hasattr(request, "param") else "qdrant-server"
+        settings: dict[str, Any] = {
+            "embedder": "openai",
+            "openai_base_url": openai_stub.base_url,
+            "embedding_model": "text-embedding-3-small",
+            "data_dir": tmp_path,
+        }
+        if backend == "qdrant-local":
+            settings["vector_backend"] = "qdrant"
+        elif backend == "qdrant-server":
+            settings.update(vector_backend="qdrant", qdrant_url=request.getfixturevalue("qdrant_server").url)
+        settings.update(overrides)
+        c = build_container(**settings)
+        if c.index.separate and ensure:
+            c.index.ensure(TEST_DIM)  # what `memplane migrate` does; it also waits for the client
+        return c
+
+    return build
+
+
+@pytest.fixture
+def memplane_url(container: Container) -> Iterator[str]:
+    """memplane served over real HTTP on a free port, as Open WebUI's filter and Tool reach it."""
+    server = make_server("127.0.0.1", 0, create_app(lambda: container), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

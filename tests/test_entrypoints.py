@@ -101,6 +101,27 @@ def test_digitalocean_token_applies_to_web_calls_not_to_the_trigger(
     assert load_main("cleanup")(load_event("cleanup_scheduled.json"), Context())["statusCode"] == 200
 
 
+def test_digitalocean_forget_over_the_web_needs_the_token_and_the_trigger_still_runs(
+    environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMPLANE_API_TOKEN", "tok-123")
+    write = load_event("writeback_web_raw.json")
+    write["http"]["headers"]["authorization"] = "Bearer tok-123"
+    assert load_main("writeback")(write, Context())["statusCode"] == 200
+
+    forget = load_event("writeback_web_raw.json")
+    forget["http"]["body"] = json.dumps({"forget": {"client_id": "user-42"}})
+    assert load_main("cleanup")(forget, Context())["statusCode"] == 401  # cleanup is on the web now
+    forget["http"]["headers"]["authorization"] = "Bearer tok-123"
+    erased = load_main("cleanup")(forget, Context())
+    assert erased["statusCode"] == 200
+    assert erased["body"]["deleted"]["profile"] == 1
+    # The nightly trigger calls it with {} and no web request: still the plain cleanup.
+    nightly = load_main("cleanup")(load_event("cleanup_scheduled.json"), Context())
+    assert nightly["statusCode"] == 200
+    assert "deleted_entries" in nightly["body"]
+
+
 def test_digitalocean_older_event_shape_is_still_a_web_call(
     environment: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

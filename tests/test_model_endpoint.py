@@ -54,7 +54,7 @@ def test_writeback_and_assemble_through_an_openai_compatible_endpoint(
     assert written["facts_upserted"] == 1
 
     _, memory = post(client, "/assemble", {"client_id": "alice", "query": "Where do I live?"})
-    assert memory["facts"][0]["key"] == "city"  # keys are normalised
+    assert memory["facts"][0]["key"] == "location"  # keys are normalised, and "city" is a location
     assert memory["recent_episodes"][0]["summary"].startswith("Alice introduced herself")
     assert memory["similar_chunks"][0]["message_id"] == "m1"
     paths = [p for p, _ in openai_stub.behaviour.requests]

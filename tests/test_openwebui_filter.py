@@ -17,7 +17,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from memplane.platform.functions_framework import create_app
-from memplane.wiring import Container
 
 FILTER = Path(__file__).parents[1] / "integrations" / "openwebui" / "memplane_filter.py"
 USER = {"id": "owui-user-1", "name": "Alice Doe", "email": "alice@example.com", "role": "user"}
@@ -34,15 +33,6 @@ def make_filter(base: str, **valves: Any) -> Any:
     f = load_filter_module().Filter()
     f.valves = f.Valves(assemble_url=f"{base}/assemble", writeback_url=f"{base}/writeback", **valves)
     return f
-
-
-@pytest.fixture
-def memplane_url(container: Container) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(lambda: container), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 @pytest.fixture

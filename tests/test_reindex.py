@@ -16,9 +16,7 @@ from memplane.wiring import Container
 from tests.conftest import TEST_DIM, client_for, memplane_cli
 from tests.qdrant_stub import QdrantStub
 from tests.test_memory import exchange, post
-from tests.test_vector_index import BOB, indexed, live_ids, point_ids, qdrant_server
-
-__all__ = ["indexed", "qdrant_server"]
+from tests.test_vector_index import BOB, live_ids, point_ids
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ the index itself returns for a client: isolation, ranking, as-of, expiry and del
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,49 +17,10 @@ import pytest
 from memplane.adapters.hash_embedder import HashEmbedder
 from memplane.wiring import Container
 from tests.conftest import TEST_DIM, client_for
-from tests.openai_stub import OpenAIStub
-from tests.qdrant_stub import QdrantStub
 from tests.test_cleanup import expire_message
 from tests.test_memory import exchange, post
 
 BACKENDS = ("pgvector", "qdrant-local", "qdrant-server")
-
-
-@pytest.fixture
-def qdrant_server() -> Iterator[QdrantStub]:
-    stub = QdrantStub().start()
-    yield stub
-    stub.stop()
-
-
-@pytest.fixture
-def indexed(
-    request: pytest.FixtureRequest,
-    build_container: Callable[..., Container],
-    openai_stub: OpenAIStub,
-    tmp_path: Path,
-) -> Callable[..., Container]:
-    """Containers on the backend under test, with a semantic (non-offline) embedder so vectors count."""
-
-    def build(*, ensure: bool = True, **overrides: Any) -> Container:
-        backend = request.param if hasattr(request, "param") else "qdrant-server"
-        settings: dict[str, Any] = {
-            "embedder": "openai",
-            "openai_base_url": openai_stub.base_url,
-            "embedding_model": "text-embedding-3-small",
-            "data_dir": tmp_path,
-        }
-        if backend == "qdrant-local":
-            settings["vector_backend"] = "qdrant"
-        elif backend == "qdrant-server":
-            settings.update(vector_backend="qdrant", qdrant_url=request.getfixturevalue("qdrant_server").url)
-        settings.update(overrides)
-        c = build_container(**settings)
-        if c.index.separate and ensure:
-            c.index.ensure(TEST_DIM)  # what `memplane migrate` does; it also waits for the client
-        return c
-
-    return build
 
 
 def point_ids(c: Container) -> set[str]:

@@ -17,9 +17,7 @@ from tests.conftest import client_for
 from tests.qdrant_stub import QdrantStub
 from tests.test_cleanup import expire_message
 from tests.test_memory import exchange, post
-from tests.test_vector_index import BOB, indexed, live_ids, point_ids, qdrant_server
-
-__all__ = ["indexed", "qdrant_server"]  # fixtures shared with the behavioural suite
+from tests.test_vector_index import BOB, live_ids, point_ids
 
 LISBON = "My name is Alice and I live in Lisbon."
 

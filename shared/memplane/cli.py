@@ -1,4 +1,4 @@
-"""`memplane serve | migrate`: the same use cases as the deployed functions, from a terminal."""
+"""`memplane serve | migrate | forget | export | ...`: the deployed functions' use cases, from a terminal."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from memplane import wiring
 from memplane.adapters.postgres import migrations
@@ -16,6 +19,7 @@ from memplane.errors import MemplaneError
 from memplane.settings import Settings, load_settings
 
 log = logging.getLogger("memplane")
+M = TypeVar("M", bound=BaseModel)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     reindex.add_argument(
         "--resume", action="store_true", help="only send what an interrupted reindex has not sent yet"
     )
+    forget_cmd = commands.add_parser("forget", help="erase one client's memory (all, or a narrower scope)")
+    forget_cmd.add_argument("--client", required=True, help="the client id to forget")
+    narrower = forget_cmd.add_mutually_exclusive_group()
+    narrower.add_argument("--fact", help="only this fact key, with its history")
+    narrower.add_argument("--chat", help="only this chat")
+    narrower.add_argument("--message", action="append", help="only this message id (repeatable)")
+    export_cmd = commands.add_parser("export", help="everything memplane holds about one client, as JSON")
+    export_cmd.add_argument("--client", required=True, help="the client id to export")
+    export_cmd.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     bundle = commands.add_parser("bundle", help="generate the DigitalOcean Functions project")
     bundle.add_argument("--out", type=Path, default=Path("build/do"), help="default: build/do")
     bundle.add_argument("--env-file", type=Path, help="copied to OUT/.env, where doctl reads ${VAR}s")
@@ -81,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_reindex(settings, client_id=args.client, resume=args.resume)
         if args.command == "eval":
             return run_eval(settings, args)
+        if args.command == "forget":
+            return run_forget(settings, args)
+        if args.command == "export":
+            return run_export(settings, args)
         if args.command == "bench":
             return run_bench(settings, args)
         if args.command == "bundle":
@@ -149,6 +166,66 @@ def run_reindex(settings: Settings, *, client_id: str | None, resume: bool) -> i
         return 0
     finally:
         c.close()
+
+
+def run_forget(settings: Settings, args: argparse.Namespace) -> int:
+    """What POST /cleanup {"forget": ...} does, for an operator honouring an erasure request."""
+    from memplane.contracts import ForgetIn
+    from memplane.usecases.forget import forget
+
+    request = _valid(
+        ForgetIn,
+        {"client_id": args.client, "fact_key": args.fact, "chat_id": args.chat, "message_ids": args.message},
+    )
+    c = wiring.build(settings)
+    try:
+        reply = forget(request, store=c.store, index=c.index, policy=c.policy)
+    finally:
+        c.close()
+    print(reply.model_dump_json(indent=2))
+    return 0
+
+
+def run_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Every page of POST /cleanup {"export": ...}, joined into one JSON document (an access request)."""
+    import json
+
+    from memplane.contracts import ExportIn
+    from memplane.usecases.export import SECTIONS, export
+
+    c = wiring.build(settings)
+    whole: dict[str, Any] = {"client_id": args.client, "profile": None, **{name: [] for name in SECTIONS}}
+    cursor: str | None = None
+    try:
+        while True:
+            page = export(_valid(ExportIn, {"client_id": args.client, "cursor": cursor}), store=c.store)
+            data = page.model_dump(mode="json")
+            whole["profile"] = whole["profile"] or data["profile"]
+            for name in SECTIONS:
+                whole[name] += data[name]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        c.close()
+    text = json.dumps(whole, indent=2, ensure_ascii=False)
+    if args.out is None:
+        print(text)
+    else:
+        args.out.write_text(text + "\n", encoding="utf-8")
+        print(f"export of {args.client} written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _valid(model: type[M], values: dict[str, Any]) -> M:
+    from pydantic import ValidationError
+
+    from memplane.errors import InvalidRequest
+
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidRequest("; ".join(e["msg"] for e in exc.errors(include_url=False))) from exc
 
 
 def run_bundle(args: argparse.Namespace) -> int:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from memplane.model import ProfileUpdate
 
@@ -76,8 +85,71 @@ class AssembleRequest(_In):
     _utc = field_validator("timestamp")(_as_utc)
 
 
+_WILDCARD = re.compile(r"[*%?]+")
+
+
+def _one_client(value: str) -> str:
+    # Erasure and export name one client. A wildcard is refused rather than read literally: someone
+    # who sends "*" means "everyone", which no request may ask for.
+    if _WILDCARD.fullmatch(value):
+        raise ValueError("name one client; wildcards are not accepted")
+    return value
+
+
+OneClient = Annotated[ClientId, AfterValidator(_one_client)]
+
+
+class ForgetIn(_In):
+    """Erase one client's memory: all of it, or only one fact key, one chat, or some messages."""
+
+    client_id: OneClient
+    fact_key: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None
+    ) = None
+    chat_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = (
+        None
+    )
+    message_ids: list[ShortText] | None = Field(None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> ForgetIn:
+        given = [n for n in ("fact_key", "chat_id", "message_ids") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of fact_key, chat_id and message_ids, not {', '.join(given)}")
+        return self
+
+    @property
+    def scope(self) -> str:
+        if self.fact_key is not None:
+            return "fact"
+        if self.chat_id is not None:
+            return "chat"
+        return "messages" if self.message_ids is not None else "client"
+
+
+class ExportIn(_In):
+    client_id: OneClient
+    cursor: Annotated[str, StringConstraints(max_length=300)] | None = None
+
+
 class CleanupRequest(_In):
-    """The nightly trigger sends ``{}``; nothing is required."""
+    """The nightly trigger sends ``{}``. ``forget`` erases, ``export`` reads one client's memory."""
+
+    forget: ForgetIn | None = None
+    export: ExportIn | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> CleanupRequest:
+        if self.forget is not None and self.export is not None:
+            raise ValueError("send forget or export, not both")
+        return self
+
+    @property
+    def action(self) -> str | None:
+        """What the audit log records of the call: its kind, never its subject."""
+        if self.forget is not None:
+            return f"forget:{self.forget.scope}"
+        return "export" if self.export is not None else None
 
 
 class _Out(BaseModel):
@@ -154,6 +226,31 @@ class CleanupResponse(_Out):
     execution_time_ms: float
     degraded: list[str] = Field(default_factory=list)
     warnings: list[WarningOut] = Field(default_factory=list)
+
+
+class ForgetResponse(_Out):
+    scope: str
+    # Rows deleted, table by table (0 everywhere when there was nothing left to forget).
+    deleted: dict[str, int]
+    # Points removed from a separate vector index now, and those left for cleanup to retry.
+    index_deleted: int = 0
+    index_pending: int = 0
+    execution_time_ms: float
+    degraded: list[str] = Field(default_factory=list)
+    warnings: list[WarningOut] = Field(default_factory=list)
+
+
+class ExportResponse(_Out):
+    """One page of everything memplane holds about a client; follow ``next_cursor`` until null."""
+
+    client_id: str
+    profile: ProfileOut | None
+    facts: list[dict[str, Any]] = Field(default_factory=list)
+    episodes: list[dict[str, Any]] = Field(default_factory=list)
+    chunks: list[dict[str, Any]] = Field(default_factory=list)
+    working_state: list[dict[str, Any]] = Field(default_factory=list)
+    calls: list[dict[str, Any]] = Field(default_factory=list)
+    next_cursor: str | None
 
 
 class ErrorDetail(_Out):

@@ -79,6 +79,7 @@ class FactCandidate:
 class Extraction:
     facts: tuple[FactCandidate, ...]
     summary: str
+    ended: tuple[str, ...] = ()  # keys of facts that stopped being true ("I'm not vegetarian any more")
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,26 @@ class CleanupCounts:
     deleted_entries: int = 0
     deleted_state: int = 0
     archived_episodes: int = 0
+    deleted_turns: int = 0
+    deleted_calls: int = 0
+
+
+@dataclass(frozen=True)
+class ForgetScope:
+    """What to erase of one client: everything, or one fact key, one chat, or some messages."""
+
+    client_id: str
+    fact_key: str | None = None
+    chat_id: str | None = None
+    message_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Erased:
+    """Rows a forget deleted, table by table, and the chunk ids a vector index may still hold."""
+
+    counts: dict[str, int]
+    chunk_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,7 @@ class Execution:
     client_id: str | None = None
     error_code: str | None = None
     degraded: tuple[str, ...] = field(default=())
+    action: str | None = None  # forget:<scope> or export: what kind of call, never its subject
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,7 @@ class Policy:
     memory_ttl: timedelta | None = None
     working_state_ttl: timedelta = timedelta(hours=24)
     episode_archive_after: timedelta = timedelta(days=180)
+    audit_retention: timedelta = timedelta(days=30)
     context_token_budget: int = 1200
     backfill_batch: int = 256
     # Cleanup deletes a night's expired memory in one statement (100,000 chunks take ~3 s here): it

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from memplane.model import (
     CleanupCounts,
     Episode,
+    Erased,
     Execution,
     Extraction,
     Fact,
     FactCandidate,
+    ForgetScope,
     Hit,
     IndexPoint,
     NewChunk,
@@ -44,7 +46,10 @@ class Extractor(Protocol):
     name: str
     offline: bool
 
-    def extract(self, turns: Sequence[Turn]) -> Extraction: ...
+    def extract(self, turns: Sequence[Turn], known: Sequence[Fact] = ()) -> Extraction:
+        """``known`` are the client's current facts: their keys are reused, and a fact that stopped
+        being true is listed in ``Extraction.ended``."""
+        ...
 
 
 class StoreSession(Protocol):
@@ -91,7 +96,27 @@ class StoreSession(Protocol):
         ...
 
     def recent_episodes(self, client_id: str, as_of: datetime, limit: int) -> list[Episode]: ...
-    def expire(self, now: datetime, archive_before: datetime) -> CleanupCounts: ...
+    def expire(
+        self, now: datetime, archive_before: datetime, ledger_before: datetime | None, audit_before: datetime
+    ) -> CleanupCounts:
+        """Delete what outlived its TTL, archive old episodes, drop message keys stored before
+        ``ledger_before`` whose memory is gone, and audit rows older than ``audit_before``."""
+        ...
+
+    def forget(self, scope: ForgetScope) -> Erased:
+        """Delete what ``scope`` names of one client, counting rows table by table."""
+        ...
+
+    def export_rows(
+        self, client_id: str, section: str, after: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` records of one export section after position ``after``, with positions."""
+        ...
+
+    def end_fact(self, client_id: str, key: str, at: datetime) -> bool:
+        """Close the current value of ``key`` at ``at`` (it stopped being true); False if none."""
+        ...
+
     def missing_embeddings(self, limit: int) -> list[tuple[str, str, str]]: ...
     def set_embedding(self, kind: str, row_id: str, vector: Vector) -> None: ...
     def unindexed(self, limit: int, client_id: str | None = None) -> list[IndexPoint]:

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     memory_ttl_days: float | None = Field(None, validation_alias="MEMPLANE_MEMORY_TTL_DAYS", gt=0)
     working_state_ttl_hours: float = Field(24.0, validation_alias="MEMPLANE_WORKING_STATE_TTL_HOURS", gt=0)
     episode_archive_days: float = Field(180.0, validation_alias="MEMPLANE_EPISODE_ARCHIVE_DAYS", gt=0)
+    audit_retention_days: float = Field(30.0, validation_alias="MEMPLANE_AUDIT_RETENTION_DAYS", gt=0)
     context_token_budget: int = Field(1200, validation_alias="MEMPLANE_CONTEXT_TOKENS", ge=50)
 
     # Where the secrets came from, for /health: set by the Infisical source, never by the environment.

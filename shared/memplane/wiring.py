@@ -83,6 +83,7 @@ def policy_of(settings: Settings) -> Policy:
         memory_ttl=timedelta(days=ttl) if ttl is not None else None,
         working_state_ttl=timedelta(hours=settings.working_state_ttl_hours),
         episode_archive_after=timedelta(days=settings.episode_archive_days),
+        audit_retention=timedelta(days=settings.audit_retention_days),
         context_token_budget=settings.context_token_budget,
     )
 

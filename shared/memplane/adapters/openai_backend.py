@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Annotated
 
 import openai
 from pydantic import BaseModel, Field, ValidationError
 
 from memplane.errors import EmbeddingsFailed, ExtractionFailed
-from memplane.model import Extraction, FactCandidate, Turn, Vector
+from memplane.model import Extraction, Fact, FactCandidate, Turn, Vector
 
 
 def make_client(
@@ -58,11 +59,16 @@ future conversations (identity, location, work, family, preferences, plans, expl
 remember). Ignore small talk, questions, and anything only true in this conversation. Never extract
 facts about the assistant.
 
+The facts already known about the user come first, as "key: value" lines. When the exchange changes
+one of them, reuse its key, so that the new value replaces the old one. When the user says a known fact
+is no longer true and gives no new value ("I'm not vegetarian any more"), list its key in "ended".
+
 Reply with one JSON object and nothing else:
 {"facts": [{"key": "snake_case_topic", "value": "short statement", "confidence": 0.0-1.0}],
+ "ended": ["key of a known fact that stopped being true"],
  "summary": "one or two sentences on what this exchange was about"}
 Use stable keys (name, location, job, employer, diet, family:daughter, preference:coffee, ...) so that
-a later value for the same key replaces the earlier one. "facts" may be empty."""
+a later value for the same key replaces the earlier one. "facts" and "ended" may be empty."""
 
 
 class _FactReply(BaseModel):
@@ -73,6 +79,9 @@ class _FactReply(BaseModel):
 
 class _Reply(BaseModel):
     facts: list[_FactReply]
+    ended: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list, max_length=100
+    )
     summary: str = Field(min_length=1, max_length=2000)
 
 
@@ -84,8 +93,10 @@ class OpenAIExtractor:
         self.model = model
         self.name = f"openai:{model}"
 
-    def extract(self, turns: Sequence[Turn]) -> Extraction:
-        transcript = "\n".join(f"{t.role}: {t.content}" for t in turns)
+    def extract(self, turns: Sequence[Turn], known: Sequence[Fact] = ()) -> Extraction:
+        facts = "\n".join(f"{f.key}: {f.value}" for f in known) or "(none yet)"
+        exchange = "\n".join(f"{t.role}: {t.content}" for t in turns)
+        transcript = f"Known facts:\n{facts}\n\nExchange:\n{exchange}"
         try:
             reply = self._client.chat.completions.create(
                 model=self.model,
@@ -105,11 +116,12 @@ class OpenAIExtractor:
             raise ExtractionFailed(
                 f"the model's reply is not the JSON asked for ({type(exc).__name__})"
             ) from exc
-        facts = tuple(
+        found = tuple(
             FactCandidate(key=f.key.strip().lower(), value=f.value.strip(), confidence=f.confidence)
             for f in parsed.facts
         )
-        return Extraction(facts=facts, summary=parsed.summary.strip())
+        ended = tuple(k.strip().lower() for k in parsed.ended)
+        return Extraction(facts=found, summary=parsed.summary.strip(), ended=ended)
 
 
 def _describe(exc: openai.APIError) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from memplane.model import Extraction, FactCandidate, Turn
+from memplane.model import Extraction, Fact, FactCandidate, Turn
 from memplane.text import summarize, terms
 
 _NAME = r"([A-Z][\w'-]+(?: [A-Z][\w'-]+){0,2})"
@@ -86,18 +86,38 @@ _RULES: list[tuple[re.Pattern[str], str, str, float]] = [
 ]
 
 
+# Statements that a fact stopped being true, and the keys they end. A new value said in the same
+# exchange ("I don't live in Lisbon any more, I moved to Porto") replaces the fact instead.
+_ENDINGS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (
+        re.compile(
+            r"(?i:\bI(?: am|'m) (?:not|no longer) (?:an? )?|\bI stopped being (?:an? )?)"
+            r"(?:vegetarian|vegan|pescatarian)"
+        ),
+        ("diet",),
+    ),
+    (re.compile(r"(?i:\bI (?:don't|do not|no longer) live in)\b"), ("location",)),
+    (re.compile(r"(?i:\bI (?:don't|do not|no longer) work (?:at|for))\b"), ("employer",)),
+    (re.compile(r"(?i:\bI (?:quit|lost|left) my job)\b"), ("job", "employer")),
+]
+
+
 class RulesExtractor:
     name = "rules"
     offline = True
 
-    def extract(self, turns: Sequence[Turn]) -> Extraction:
+    def extract(self, turns: Sequence[Turn], known: Sequence[Fact] = ()) -> Extraction:
         facts: dict[str, FactCandidate] = {}
+        ended: list[str] = []
         for turn in turns:
             if turn.role != "user":
                 continue
             for fact in _facts_in(turn.content):
                 facts[fact.key] = fact  # a later statement in the same exchange wins
-        return Extraction(facts=tuple(facts.values()), summary=summarize(turns))
+            ended += [key for pattern, keys in _ENDINGS if pattern.search(turn.content) for key in keys]
+        return Extraction(
+            facts=tuple(facts.values()), summary=summarize(turns), ended=tuple(dict.fromkeys(ended))
+        )
 
 
 def _facts_in(text: str) -> Iterator[FactCandidate]:

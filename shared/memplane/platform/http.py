@@ -93,7 +93,7 @@ def handle(function: str, request: HttpRequest, container: Callable[[], Containe
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     _log_call(function, request, response, state.get("client_id"), duration_ms)
     if function in FUNCTIONS and "container" in state:
-        _audit(state["container"], function, request, response, state.get("client_id"), duration_ms)
+        _audit(state["container"], function, request, response, state, duration_ms)
     return response
 
 
@@ -129,6 +129,7 @@ def _serve(
     if isinstance(payload.get("client_id"), str):
         state["client_id"] = payload["client_id"]
     model = _validate(route.request, payload)
+    state["action"] = getattr(model, "action", None)
     result: BaseModel = route.run(model, c, datetime.now(UTC))
     return HttpResponse(200, result.model_dump(mode="json"))
 
@@ -212,10 +213,15 @@ def _audit(
     function: str,
     request: HttpRequest,
     response: HttpResponse,
-    client_id: str | None,
+    state: dict[str, Any],
     duration_ms: float,
 ) -> None:
-    """Write the call's audit row. Best effort: a failing audit must not fail the call it records."""
+    """Write the call's audit row. Best effort: a failing audit must not fail the call it records.
+
+    A forget or an export records its kind (``action``) and not whom it concerned.
+    """
+    action = state.get("action")
+    client_id = None if action else state.get("client_id")
     execution = Execution(
         function=function,
         request_id=request.request_id,
@@ -224,6 +230,7 @@ def _audit(
         client_id=client_id,
         error_code=_error_code(response),
         degraded=tuple(response.body.get("degraded", ())),
+        action=action,
     )
     try:
         c.store.log_execution(execution)

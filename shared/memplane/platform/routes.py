@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from memplane.contracts import AssembleRequest, CleanupRequest, WritebackRequest
 from memplane.usecases.assemble import assemble
 from memplane.usecases.cleanup import cleanup
+from memplane.usecases.export import export
+from memplane.usecases.forget import forget
 from memplane.usecases.writeback import writeback
 from memplane.wiring import Container
 
@@ -47,10 +49,14 @@ FUNCTIONS: dict[str, Route] = {
             now=now,
         ),
     ),
-    "cleanup": Route(
-        CleanupRequest,
-        lambda r, c, now: cleanup(
-            r, store=c.store, embedder=c.embedder, index=c.index, policy=c.policy, now=now
-        ),
-    ),
+    "cleanup": Route(CleanupRequest, lambda r, c, now: _cleanup(r, c, now)),
 }
+
+
+def _cleanup(r: CleanupRequest, c: Container, now: datetime) -> BaseModel:
+    """The nightly run, or on demand: forget or export one client."""
+    if r.forget is not None:
+        return forget(r.forget, store=c.store, index=c.index, policy=c.policy)
+    if r.export is not None:
+        return export(r.export, store=c.store)
+    return cleanup(r, store=c.store, embedder=c.embedder, index=c.index, policy=c.policy, now=now)

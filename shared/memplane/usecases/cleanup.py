@@ -34,7 +34,9 @@ def cleanup(
     started = time.perf_counter()
     notes = Degradation()
     with store.session(policy.cleanup_statement_timeout_ms) as s:
-        counts = s.expire(now, now - policy.episode_archive_after)
+        counts = s.expire(
+            now, now - policy.episode_archive_after, _ledger_before(policy, now), now - policy.audit_retention
+        )
     backfilled = _backfill(store, embedder, policy.backfill_batch, notes)
     try:
         left = _INDEX_BUDGET_S - (time.perf_counter() - started)
@@ -55,6 +57,12 @@ def cleanup(
         degraded=notes.degraded,
         warnings=notes.warnings,
     )
+
+
+def _ledger_before(policy: Policy, now: datetime) -> datetime | None:
+    # A message's key outlives its memory by one TTL: Open WebUI resending an old chat soon after its
+    # memory expired must not store it again; later, the key goes too, so the ledger stays bounded.
+    return now - 2 * policy.memory_ttl if policy.memory_ttl is not None else None
 
 
 def _backfill(store: MemoryStore, embedder: Embedder, batch: int, notes: Degradation) -> int:

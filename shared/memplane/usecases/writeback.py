@@ -8,6 +8,7 @@ separate vector index is updated only after the commit (see ``indexing``).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from hashlib import sha256
 
@@ -15,6 +16,7 @@ from memplane.contracts import WritebackRequest, WritebackResponse, profile_upda
 from memplane.errors import EmbeddingsFailed, ExtractionFailed, InvalidRequest
 from memplane.model import (
     Extraction,
+    Fact,
     NewChunk,
     NewEpisode,
     Policy,
@@ -24,9 +26,11 @@ from memplane.model import (
 from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.text import chunks, strip_recalled, summarize
 from memplane.usecases._degrade import Degradation
+from memplane.usecases.facts import canonical_key
 from memplane.usecases.indexing import index_new
 
 _REMEMBERED_ROLES = ("user", "assistant")
+_KNOWN_FACTS = 100  # current facts shown to the extractor, so that it reuses their keys
 
 
 def writeback(
@@ -46,6 +50,7 @@ def writeback(
     with store.session() as s:
         known = s.known_turn_keys(req.client_id, [t.key for t in turns])
         episode_id = s.find_episode(req.client_id, answer_key)
+        current = s.current_facts(req.client_id, at, _KNOWN_FACTS) if len(known) < len(turns) else []
     new = [t for t in turns if t.key not in known]
     if not new:
         # A replay, or a resent history with nothing new in it: nothing to do, same answer.
@@ -57,7 +62,7 @@ def writeback(
         )
 
     notes = Degradation()
-    extraction = _extract(extractor, new, notes)
+    extraction = _extract(extractor, new, current, notes)
     pieces = [(turn, i, text) for turn in new for i, text in enumerate(chunks(turn.content))]
     vectors = _embed(embedder, [text for _, _, text in pieces] + [extraction.summary], notes)
     expires_at = now + policy.memory_ttl if policy.memory_ttl is not None else None
@@ -94,8 +99,12 @@ def writeback(
         )
         # Only the writer that created the episode records its facts, so a concurrent replay
         # cannot count them twice.
-        facts = {f.key: f for f in extraction.facts}.values()  # one value per key: the last one said
-        upserted = sum(s.upsert_fact(req.client_id, f, at, episode_id) for f in facts) if created else 0
+        facts = {f.key: f for f in extraction.facts}  # one value per key: the last one said
+        upserted = 0
+        if created:
+            upserted = sum(s.upsert_fact(req.client_id, f, at, episode_id) for f in facts.values())
+            # An ended fact without a new value closes; its history keeps both dates.
+            upserted += sum(s.end_fact(req.client_id, k, at) for k in extraction.ended if k not in facts)
         if req.chat_id:
             s.touch_working_state(
                 req.client_id,
@@ -145,13 +154,16 @@ def _content_key(chat_id: str | None, role: str, text: str) -> str:
     return f"sha256:{digest}"
 
 
-def _extract(extractor: Extractor, turns: list[Turn], notes: Degradation) -> Extraction:
+def _extract(extractor: Extractor, turns: list[Turn], known: list[Fact], notes: Degradation) -> Extraction:
     try:
-        return extractor.extract(turns)
+        found = extractor.extract(turns, known)
     except ExtractionFailed as exc:
         # The exchange is still stored; only its facts are missing, and the response says so.
         notes.record("extraction", exc)
         return Extraction(facts=(), summary=summarize(turns))
+    facts = tuple(replace(f, key=canonical_key(f.key)) for f in found.facts if canonical_key(f.key))
+    ended = tuple(dict.fromkeys(k for k in map(canonical_key, found.ended) if k))
+    return Extraction(facts=facts, summary=found.summary, ended=ended)
 
 
 def _embed(embedder: Embedder, texts: list[str], notes: Degradation) -> list[Vector] | None:

@@ -54,6 +54,12 @@ RETURNING id
 
 UPSERT_FACT = "SELECT upsert_memory_fact(%s, %s, %s, %s::real, %s, %s::uuid)"
 
+# A fact that stopped being true keeps its history: its current value is closed, not deleted.
+END_FACT = """
+UPDATE memory_facts SET valid_to = greatest(%(at)s, valid_from)
+WHERE client_id = %(c)s AND key = %(key)s AND valid_to IS NULL
+"""
+
 TOUCH_STATE = """
 INSERT INTO working_state (client_id, session_id, state, expires_at)
 VALUES (%s, %s, %s, %s)
@@ -159,7 +165,10 @@ ORDER BY created_at DESC
 LIMIT %s
 """
 
-CLEANUP = "SELECT deleted_entries, deleted_state, archived_episodes FROM cleanup_expired_memory(%s, %s)"
+CLEANUP = """
+SELECT deleted_entries, deleted_state, archived_episodes, deleted_turns, deleted_calls
+FROM cleanup_expired_memory(%s, %s, %s, %s)
+"""
 
 MISSING_EMBEDDINGS = """
 (SELECT 'chunk', id, content FROM memory_entries WHERE embedding IS NULL ORDER BY stored_at LIMIT %s)
@@ -197,9 +206,73 @@ SET_EPISODE_EMBEDDING = "UPDATE episodes SET embedding = %s WHERE id = %s"
 
 LOG_EXECUTION = """
 INSERT INTO webhook_executions
-    (function, request_id, client_id, status, error_code, duration_ms, degraded)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+    (function, request_id, client_id, status, error_code, duration_ms, degraded, action)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
+
+# Forgetting. Each statement names the client; none can reach another client's rows. Facts learned
+# from a forgotten exchange go with it (they reference its episode), before the episode is deleted.
+# A SELECT counts rows that the chunks' triggers delete; a name starting with "-" is not reported.
+FORGET_CLIENT = (
+    ("facts", "DELETE FROM memory_facts WHERE client_id = %(c)s"),
+    ("postings", "SELECT count(*) FROM memory_postings WHERE client_id = %(c)s"),
+    ("keyword_terms", "SELECT count(*) FROM client_term_stats WHERE client_id = %(c)s"),
+    ("chunks", "DELETE FROM memory_entries WHERE client_id = %(c)s RETURNING id"),
+    ("episodes", "DELETE FROM episodes WHERE client_id = %(c)s"),
+    ("working_state", "DELETE FROM working_state WHERE client_id = %(c)s"),
+    ("ledger", "DELETE FROM stored_turns WHERE client_id = %(c)s"),
+    ("-keyword_terms", "DELETE FROM client_term_stats WHERE client_id = %(c)s"),
+    ("keyword_totals", "DELETE FROM client_doc_stats WHERE client_id = %(c)s"),
+    ("calls", "DELETE FROM webhook_executions WHERE client_id = %(c)s"),
+    ("profile", "DELETE FROM client_profiles WHERE id = %(c)s"),
+)
+FORGET_FACT = (("facts", "DELETE FROM memory_facts WHERE client_id = %(c)s AND key = %(key)s"),)
+_CHAT_EPISODES = "SELECT id FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s"
+FORGET_CHAT = (
+    (
+        "facts",
+        f"DELETE FROM memory_facts WHERE client_id = %(c)s AND source_episode_id IN ({_CHAT_EPISODES})",
+    ),
+    ("chunks", "DELETE FROM memory_entries WHERE client_id = %(c)s AND chat_id = %(chat)s RETURNING id"),
+    ("episodes", "DELETE FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s"),
+    ("working_state", "DELETE FROM working_state WHERE client_id = %(c)s AND session_id = %(chat)s"),
+)
+_MESSAGE_EPISODES = "SELECT id FROM episodes WHERE client_id = %(c)s AND message_ids && %(ids)s::text[]"
+FORGET_MESSAGES = (
+    (
+        "facts",
+        f"DELETE FROM memory_facts WHERE client_id = %(c)s AND source_episode_id IN ({_MESSAGE_EPISODES})",
+    ),
+    (
+        "chunks",
+        "DELETE FROM memory_entries WHERE client_id = %(c)s AND message_id = ANY(%(ids)s) RETURNING id",
+    ),
+    ("episodes", "DELETE FROM episodes WHERE client_id = %(c)s AND message_ids && %(ids)s::text[]"),
+)
+
+# Export, a section at a time, each ordered by a unique position so that pages neither skip nor repeat.
+EXPORT = {
+    "facts": """
+        SELECT id AS position, key, value, confidence, valid_from, valid_to, recorded_at, source_episode_id
+        FROM memory_facts WHERE client_id = %(c)s AND id > coalesce(%(after)s::bigint, 0)
+        ORDER BY id LIMIT %(n)s""",
+    "episodes": """
+        SELECT id AS position, id, chat_id, summary, message_ids, created_at, archived_at
+        FROM episodes WHERE client_id = %(c)s AND (%(after)s::uuid IS NULL OR id > %(after)s::uuid)
+        ORDER BY id LIMIT %(n)s""",
+    "chunks": """
+        SELECT seq AS position, id, message_id, chat_id, role, content, created_at, expires_at
+        FROM memory_entries WHERE client_id = %(c)s AND seq > coalesce(%(after)s::bigint, 0)
+        ORDER BY seq LIMIT %(n)s""",
+    "working_state": """
+        SELECT session_id AS position, session_id, state, updated_at, expires_at
+        FROM working_state WHERE client_id = %(c)s AND session_id > coalesce(%(after)s, '')
+        ORDER BY session_id LIMIT %(n)s""",
+    "calls": """
+        SELECT id AS position, function, action, status, error_code, duration_ms, degraded, created_at
+        FROM webhook_executions WHERE client_id = %(c)s AND id > coalesce(%(after)s::bigint, 0)
+        ORDER BY id LIMIT %(n)s""",
+}
 
 # What cleanup vacuums, and how. Cleaning an HNSW index of deleted rows repairs the graph and takes
 # seconds per thousand rows (7 s for 10,000 here), past cleanup's time limit after a large expiry; so

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pgvector import Vector as PgVector
-from psycopg.rows import tuple_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from memplane.adapters.postgres import queries as q
@@ -17,9 +17,11 @@ from memplane.errors import DatabaseError
 from memplane.model import (
     CleanupCounts,
     Episode,
+    Erased,
     Execution,
     Fact,
     FactCandidate,
+    ForgetScope,
     Hit,
     IndexPoint,
     NewChunk,
@@ -57,6 +59,7 @@ class PostgresStore:
                     e.error_code,
                     e.duration_ms,
                     list(e.degraded),
+                    e.action,
                 ),
             )
 
@@ -205,9 +208,55 @@ class PostgresSession:
         rows = self._all(q.RECENT_EPISODES, (client_id, as_of, limit))
         return [Episode(id=str(r[0]), summary=r[1], created_at=r[2]) for r in rows]
 
-    def expire(self, now: datetime, archive_before: datetime) -> CleanupCounts:
-        row = self._all(q.CLEANUP, (now, archive_before))[0]
-        return CleanupCounts(int(row[0]), int(row[1]), int(row[2]))
+    def forget(self, scope: ForgetScope) -> Erased:
+        statements: tuple[tuple[str, str], ...]
+        if scope.fact_key is not None:
+            statements = q.FORGET_FACT
+        elif scope.chat_id is not None:
+            statements = q.FORGET_CHAT
+        elif scope.message_ids is not None:
+            statements = q.FORGET_MESSAGES
+        else:
+            statements = q.FORGET_CLIENT
+        params = {
+            "c": scope.client_id,
+            "key": scope.fact_key,
+            "chat": scope.chat_id,
+            "ids": list(scope.message_ids or ()),
+        }
+        counts: dict[str, int] = {}
+        chunk_ids: list[str] = []
+        for table, sql in statements:
+            with self._conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(sql, params)
+                if sql.startswith("SELECT"):
+                    row = cur.fetchone()
+                    counts[table] = int(row[0]) if row else 0
+                    continue
+                if table == "chunks":
+                    chunk_ids = [str(r[0]) for r in cur.fetchall()]
+                if not table.startswith("-"):
+                    counts[table] = cur.rowcount
+        return Erased(counts, chunk_ids)
+
+    def end_fact(self, client_id: str, key: str, at: datetime) -> bool:
+        with self._conn.cursor() as cur:
+            cur.execute(q.END_FACT, {"c": client_id, "key": key, "at": at})
+            return cur.rowcount > 0
+
+    def export_rows(
+        self, client_id: str, section: str, after: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        with self._conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(q.EXPORT[section], {"c": client_id, "after": after, "n": limit})
+            rows = cur.fetchall()
+        return [(str(row.pop("position")), row) for row in rows]
+
+    def expire(
+        self, now: datetime, archive_before: datetime, ledger_before: datetime | None, audit_before: datetime
+    ) -> CleanupCounts:
+        row = self._all(q.CLEANUP, (now, archive_before, ledger_before, audit_before))[0]
+        return CleanupCounts(*(int(v) for v in row))
 
     def missing_embeddings(self, limit: int) -> list[tuple[str, str, str]]:
         return [(r[0], str(r[1]), r[2]) for r in self._all(q.MISSING_EMBEDDINGS, (limit, limit))]

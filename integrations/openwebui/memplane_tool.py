@@ -1,0 +1,166 @@
+"""
+title: memplane memory tools
+author: memplane
+version: 0.1.0
+license: Apache-2.0
+requirements: httpx
+description: The assistant can say what it remembers about you, remember on purpose, and forget.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+
+log = logging.getLogger("memplane.openwebui.tool")
+
+# Every call is about the Open WebUI user who is chatting: the client id comes from __user__, never
+# from the model's arguments, so no prompt can reach another person's memory.
+
+
+class Tools:
+    class Valves(BaseModel):
+        writeback_url: str = Field("http://127.0.0.1:8080/writeback", description="memplane writeback URL.")
+        cleanup_url: str = Field(
+            "http://127.0.0.1:8080/cleanup", description="memplane cleanup URL (forget and export)."
+        )
+        api_token: str = Field("", description="MEMPLANE_API_TOKEN, sent as a bearer token.")
+        whisk_secret: str = Field(
+            "",
+            description="DigitalOcean webSecure secret (MEMPLANE_WEB_SECRET), sent as X-Require-Whisk-Auth.",
+        )
+        timeout: float = Field(10.0, description="Seconds to wait for memplane.")
+
+    def __init__(self) -> None:
+        self.valves = self.Valves()
+
+    async def what_do_you_remember(self, __user__: dict[str, Any] | None = None) -> str:
+        """
+        List what long-term memory holds about the user: profile, facts and recent conversations.
+        Use it when the user asks what you remember or know about them.
+        """
+        user_id = _user_id(__user__)
+        if user_id is None:
+            return "I can't tell who you are, so I can't look up your memory."
+        reply = await _call(self.valves, self.valves.cleanup_url, {"export": {"client_id": user_id}})
+        if reply.get("error", {}).get("code") == "client_not_found":
+            return "I don't remember anything about you yet."
+        if "error" in reply:
+            return _failed(reply)
+        return _summary(reply)
+
+    async def remember(
+        self, fact: str, __user__: dict[str, Any] | None = None, __metadata__: dict[str, Any] | None = None
+    ) -> str:
+        """
+        Remember something about the user on purpose, for future chats.
+        :param fact: What to remember, as one sentence in the user's words, e.g. "I am allergic to peanuts".
+        """
+        user_id = _user_id(__user__)
+        if user_id is None or not fact.strip():
+            return "Nothing was remembered: I need you to be signed in and to tell me what to remember."
+        metadata = __metadata__ or {}
+        payload = {
+            "client_id": user_id,
+            "chat_id": metadata.get("chat_id"),
+            "conversation": [{"role": "user", "content": f"Please remember that {fact.strip()}"}],
+            "response": "I will remember that.",
+            "message_id": f"tool-remember-{uuid.uuid4().hex}",
+        }
+        reply = await _call(self.valves, self.valves.writeback_url, payload)
+        if "error" in reply:
+            return _failed(reply)
+        return "Remembered."
+
+    async def forget_fact(self, key: str, __user__: dict[str, Any] | None = None) -> str:
+        """
+        Forget one fact about the user, with its history. Call what_do_you_remember first to find its key.
+        :param key: The fact's key as listed by what_do_you_remember, e.g. "location" or "diet".
+        """
+        return await _forget(self.valves, __user__, {"fact_key": key})
+
+    async def forget_this_chat(
+        self, __user__: dict[str, Any] | None = None, __metadata__: dict[str, Any] | None = None
+    ) -> str:
+        """
+        Forget everything remembered from the current chat.
+        """
+        chat_id = (__metadata__ or {}).get("chat_id")
+        if not chat_id:
+            return "I can't tell which chat this is, so nothing was forgotten."
+        return await _forget(self.valves, __user__, {"chat_id": chat_id})
+
+    async def forget_everything(self, confirm: bool, __user__: dict[str, Any] | None = None) -> str:
+        """
+        Erase all long-term memory about the user. Only when the user has clearly asked for it and confirmed.
+        :param confirm: True only after the user confirmed that everything should be forgotten.
+        """
+        if confirm is not True:
+            return "Nothing was forgotten: ask the user to confirm first."
+        return await _forget(self.valves, __user__, {})
+
+
+# Helpers live outside Tools: Open WebUI offers every public-looking method of Tools to the model.
+async def _forget(valves: Tools.Valves, user: dict[str, Any] | None, scope: dict[str, Any]) -> str:
+    user_id = _user_id(user)
+    if user_id is None:
+        return "I can't tell who you are, so nothing was forgotten."
+    reply = await _call(valves, valves.cleanup_url, {"forget": {"client_id": user_id, **scope}})
+    if "error" in reply:
+        return _failed(reply)
+    deleted = reply.get("deleted") or {}
+    total = sum(v for k, v in deleted.items() if k not in ("postings", "keyword_terms", "keyword_totals"))
+    return f"Forgotten ({total} records deleted)." if total else "There was nothing to forget."
+
+
+async def _call(valves: Tools.Valves, url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    headers = {}
+    if valves.api_token:
+        headers["Authorization"] = f"Bearer {valves.api_token}"
+    if valves.whisk_secret:
+        headers["X-Require-Whisk-Auth"] = valves.whisk_secret
+    try:
+        async with httpx.AsyncClient(timeout=valves.timeout) as client:
+            response = await client.post(url, json=payload, headers=headers)
+        reply = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("memplane %s unavailable (%s)", url, type(exc).__name__)
+        return {"error": {"code": "unavailable", "message": "memplane did not answer"}}
+    if not isinstance(reply, dict):
+        return {"error": {"code": "unexpected_reply", "message": "memplane's reply was not understood"}}
+    return reply
+
+
+def _user_id(user: dict[str, Any] | None) -> str | None:
+    value = (user or {}).get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _failed(reply: dict[str, Any]) -> str:
+    error = reply.get("error") or {}
+    return (
+        f"Memory is unavailable right now ({error.get('code', 'error')}): {error.get('message', '')}".strip()
+    )
+
+
+def _summary(reply: dict[str, Any]) -> str:
+    lines = []
+    profile = reply.get("profile") or {}
+    if profile.get("full_name"):
+        lines.append(f"Name on file: {profile['full_name']}")
+    current = [f for f in reply.get("facts") or [] if not f.get("valid_to")]
+    if current:
+        lines.append("Facts (key: value):")
+        lines += [f"- {f['key']}: {f['value']}" for f in current]
+    episodes = sorted(reply.get("episodes") or [], key=lambda e: str(e.get("created_at")), reverse=True)
+    if episodes:
+        lines.append("Recent conversations:")
+        lines += [f"- {e['summary']}" for e in episodes[:5]]
+    chunks = len(reply.get("chunks") or [])
+    more = " (and more)" if reply.get("next_cursor") else ""
+    lines.append(f"Messages remembered: {chunks}{more}.")
+    return "\n".join(lines)

@@ -1,0 +1,82 @@
+"""Export: everything memplane holds about one client, as JSON, a page at a time (an access request).
+
+Pages stay well under the platform's 1 MB response limit; ``next_cursor`` names the section and the
+position to continue from. Vectors are left out: they are derived from the text, which is exported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from memplane.contracts import ExportIn, ExportResponse, ProfileOut
+from memplane.errors import ClientNotFound, InvalidRequest
+from memplane.model import Profile
+from memplane.ports import MemoryStore
+
+# Each section's position, as the store orders it: row numbers, a uuid, or a chat's session id.
+_NUMBER = re.compile(r"[0-9]{1,19}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ANY = re.compile(r".{1,255}", re.S)
+SECTIONS: dict[str, re.Pattern[str]] = {
+    "facts": _NUMBER,
+    "episodes": _UUID,
+    "chunks": _NUMBER,
+    "working_state": _ANY,
+    "calls": _NUMBER,
+}
+_PAGE_BYTES = 700_000
+_BATCH = 200
+
+
+def export(req: ExportIn, *, store: MemoryStore, page_bytes: int = _PAGE_BYTES) -> ExportResponse:
+    first, after = _cursor(req.cursor)
+    page: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+    size = 0
+    with store.session() as s:
+        profile = s.get_profile(req.client_id) if req.cursor is None else None
+        if req.cursor is None and profile is None:
+            raise ClientNotFound(f"memplane holds nothing for client_id '{req.client_id}'")
+        names = list(SECTIONS)
+        for name in names[names.index(first) :]:
+            position = after if name == first else None
+            while True:
+                rows = s.export_rows(req.client_id, name, position, _BATCH)
+                for at, record in rows:
+                    cost = len(json.dumps(record, default=str))
+                    if size and size + cost > page_bytes:
+                        return _page(req.client_id, profile, page, f"{name}:{position}" if position else name)
+                    page[name].append(record)
+                    size += cost
+                    position = at
+                if len(rows) < _BATCH:
+                    break
+    return _page(req.client_id, profile, page, None)
+
+
+def _cursor(cursor: str | None) -> tuple[str, str | None]:
+    if cursor is None:
+        return "facts", None
+    name, _, position = cursor.partition(":")
+    pattern = SECTIONS.get(name)
+    if pattern is None or (position and not pattern.fullmatch(position)):
+        raise InvalidRequest(
+            "export.cursor is not one this service gave out; send next_cursor as received",
+            field="export.cursor",
+        )
+    return name, position or None
+
+
+def _page(
+    client_id: str, profile: Profile | None, page: dict[str, list[dict[str, Any]]], cursor: str | None
+) -> ExportResponse:
+    shown = None
+    if profile is not None:
+        shown = ProfileOut(
+            client_id=profile.client_id,
+            full_name=profile.full_name,
+            email=profile.email,
+            tags=list(profile.tags),
+        )
+    return ExportResponse(client_id=client_id, profile=shown, next_cursor=cursor, **page)

@@ -1,0 +1,58 @@
+"""Forget: erase what a person asked memplane to forget, in Postgres and in the vector index.
+
+Postgres deletes in one transaction, so a forget is all or nothing there. The vector index is told
+after the commit; deletions it has not confirmed stay recorded (``vector_index_deletions``), and
+cleanup retries them, so a point can outlive its chunk for a while but is never returned meanwhile:
+search results are read back from Postgres.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from memplane.contracts import ForgetIn, ForgetResponse
+from memplane.errors import VectorIndexFailed
+from memplane.model import ForgetScope, Policy
+from memplane.ports import MemoryStore, VectorIndex
+from memplane.usecases._degrade import Degradation
+
+
+def forget(req: ForgetIn, *, store: MemoryStore, index: VectorIndex, policy: Policy) -> ForgetResponse:
+    started = time.perf_counter()
+    ids = tuple(req.message_ids) if req.message_ids is not None else None
+    scope = ForgetScope(req.client_id, fact_key=req.fact_key, chat_id=req.chat_id, message_ids=ids)
+    with store.session(policy.cleanup_statement_timeout_ms) as s:
+        erased = s.forget(scope)
+    notes = Degradation()
+    removed = _unindex(store, index, req.client_id, erased.chunk_ids, policy, notes)
+    return ForgetResponse(
+        scope=req.scope,
+        deleted=erased.counts,
+        index_deleted=removed if index.separate else 0,
+        index_pending=len(erased.chunk_ids) - removed,
+        execution_time_ms=round((time.perf_counter() - started) * 1000, 2),
+        degraded=notes.degraded,
+        warnings=notes.warnings,
+    )
+
+
+def _unindex(
+    store: MemoryStore,
+    index: VectorIndex,
+    client_id: str,
+    ids: Sequence[str],
+    policy: Policy,
+    notes: Degradation,
+) -> int:
+    done = 0
+    try:
+        for start in range(0, len(ids), policy.index_batch):
+            batch = ids[start : start + policy.index_batch]
+            index.delete(client_id, batch, policy.index_wait_s)
+            with store.session() as s:
+                s.forget_index_deletions(batch)
+            done += len(batch)
+    except VectorIndexFailed as exc:
+        notes.record("vector_index", exc)  # the rest stay recorded; cleanup deletes them later
+    return done

@@ -1,0 +1,122 @@
+"""The Open WebUI Tool, loaded and called as Open WebUI loads and calls a Tool, against memplane over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Any, get_type_hints
+
+import psycopg
+from pydantic import BaseModel, Field, create_model
+
+from tests.test_openwebui_filter import USER, make_filter, outlet_body
+
+TOOL = Path(__file__).parents[1] / "integrations" / "openwebui" / "memplane_tool.py"
+BOB = {"id": "owui-user-2", "name": "Bob", "email": "bob@example.com", "role": "user"}
+METADATA = {"chat_id": "chat-9", "message_id": "m-tool", "session_id": "sess-1"}
+
+
+def load_tools(base: str) -> Any:
+    """Open WebUI executes the pasted file as a new module, instantiates Tools and sets its valves."""
+    module = ModuleType("tool_memplane")
+    exec(compile(TOOL.read_text(), str(TOOL), "exec"), module.__dict__)  # noqa: S102 - as Open WebUI does
+    tools = module.Tools()
+    tools.valves = tools.Valves(writeback_url=f"{base}/writeback", cleanup_url=f"{base}/cleanup")
+    return tools
+
+
+def specs(tools: Any) -> dict[str, dict[str, Any]]:
+    """What the model is offered, built as open_webui/utils/tools.py builds it: every callable attribute
+    not starting with "__" and not a class, its signature made into a model, "__" parameters dropped."""
+    found = {}
+    for name in dir(tools):
+        attr = getattr(tools, name)
+        if name.startswith("__") or not callable(attr) or inspect.isclass(attr):
+            continue
+        hints = get_type_hints(attr)
+        described = dict(re.findall(r":param (\w+):\s*(.+)", attr.__doc__ or ""))
+        fields: dict[str, Any] = {}
+        for pname, param in inspect.signature(attr).parameters.items():
+            default = param.default if param.default is not param.empty else ...
+            if pname in described and not pname.startswith("__"):
+                fields[pname] = (hints.get(pname, Any), Field(default, description=described[pname]))
+            else:
+                fields[pname] = (hints.get(pname, Any), default)
+        model: type[BaseModel] = create_model(name, **fields)
+        schema = model.model_json_schema()
+        props = {k: v for k, v in schema.get("properties", {}).items() if not k.startswith("__")}
+        found[name] = {"description": (attr.__doc__ or "").split(":param")[0].strip(), "parameters": props}
+    return found
+
+
+def call(tools: Any, name: str, user: dict[str, Any] = USER, **arguments: Any) -> str:
+    """Open WebUI passes the model's arguments plus the extra parameters the function declares."""
+    function: Callable[..., Any] = getattr(tools, name)
+    extra = {
+        "__user__": dict(user),
+        "__metadata__": METADATA,
+        "__id__": "memplane",
+        "__event_emitter__": None,
+    }
+    accepted = {k: v for k, v in extra.items() if k in inspect.signature(function).parameters}
+    result: str = asyncio.run(partial(function, **accepted)(**arguments))
+    return result
+
+
+def test_the_model_is_offered_five_tools_none_of_which_can_name_another_user(memplane_url: str) -> None:
+    offered = specs(load_tools(memplane_url))
+    assert set(offered) == {
+        "what_do_you_remember",
+        "remember",
+        "forget_fact",
+        "forget_this_chat",
+        "forget_everything",
+    }
+    assert {name: set(s["parameters"]) for name, s in offered.items()} == {
+        "what_do_you_remember": set(),
+        "remember": {"fact"},
+        "forget_fact": {"key"},
+        "forget_this_chat": set(),
+        "forget_everything": {"confirm"},
+    }
+    assert all(s["description"] for s in offered.values())
+    assert offered["remember"]["parameters"]["fact"]["description"].startswith("What to remember")
+
+
+def test_see_remember_and_forget_through_the_tool(memplane_url: str, db: psycopg.Connection[Any]) -> None:
+    tools = load_tools(memplane_url)
+    assert call(tools, "what_do_you_remember") == "I don't remember anything about you yet."
+
+    asyncio.run(
+        make_filter(memplane_url).outlet(outlet_body(), __user__=USER)
+    )  # a chat, as the filter saves it
+    asyncio.run(make_filter(memplane_url).outlet(outlet_body(), __user__=BOB))
+    listed = call(tools, "what_do_you_remember")
+    assert "- location: Lisbon" in listed
+    assert "- name: Alice" in listed
+
+    assert call(tools, "remember", fact="I am allergic to peanuts") == "Remembered."
+    assert "- allergy:peanuts: allergic to peanuts" in call(tools, "what_do_you_remember")
+
+    assert call(tools, "forget_fact", key="allergy:peanuts").startswith("Forgotten")
+    assert "- allergy:peanuts" not in call(tools, "what_do_you_remember")
+
+    assert call(tools, "forget_everything", confirm=False).startswith("Nothing was forgotten")
+    assert call(tools, "forget_this_chat").startswith("Forgotten")
+    assert call(tools, "forget_everything", confirm=True).startswith("Forgotten")
+    assert call(tools, "what_do_you_remember") == "I don't remember anything about you yet."
+    # Only the calling user's memory: Bob's is untouched.
+    assert "- location: Lisbon" in call(tools, "what_do_you_remember", user=BOB)
+    alice = db.execute("SELECT count(*) FROM memory_entries WHERE client_id = %s", (USER["id"],)).fetchone()
+    assert alice == (0,)
+
+
+def test_the_tool_says_when_memplane_is_unreachable() -> None:
+    tools = load_tools("http://127.0.0.1:9")
+    assert call(tools, "what_do_you_remember").startswith("Memory is unavailable right now")
+    assert call(tools, "forget_everything", confirm=True).startswith("Memory is unavailable right now")
