@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from memplane import bundle
-from tests.conftest import TEST_DIM, Context, load_event
+from tests.conftest import TEST_DIM, Context, load_event, memplane_cli
 
 ROOT = Path(__file__).parents[1]
 
@@ -98,7 +99,7 @@ def test_cron_check_rejects_what_the_scheduler_would() -> None:
 
 def test_every_variable_is_documented_in_env_example() -> None:
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    assert bundle.variables(ROOT / "project.yml") <= documented
+    assert bundle.variables((ROOT / "project.yml").read_text()) <= documented
 
 
 def test_bundle_layout(tmp_path: Path) -> None:
@@ -108,7 +109,10 @@ def test_bundle_layout(tmp_path: Path) -> None:
     assert "DATABASE_URL" not in missing
     assert "MEMPLANE_WEB_SECRET" in missing
     out = tmp_path / "do"
-    assert (out / "project.yml").read_text() == (ROOT / "project.yml").read_text()
+    project = (out / "project.yml").read_text()
+    assert 'DATABASE_URL: "${DATABASE_URL}"' in project
+    assert "OPENAI_API_KEY:" not in project  # unset: left out, so memplane's default applies
+    assert 'webSecure: "${MEMPLANE_WEB_SECRET}"' in project  # not a setting: it must be given
     assert (out / ".env").read_text() == env_file.read_text()
     for name in bundle.FUNCTIONS:
         fn = out / "packages" / "memory" / name
@@ -180,3 +184,84 @@ def test_with_qdrant_each_function_carries_the_client_trimmed_under_45_mb(tmp_pa
     sizes = bundle.measure(tmp_path / "do")
     print({s.function: s.zipped_mb for s in sizes})
     assert all(30 < s.zipped_mb < bundle.LIMIT_MB for s in sizes)
+
+
+def deployer_substitute(text: str, env: dict[str, str], props: dict[str, str]) -> tuple[str, list[str]]:
+    """functions-deployer's ${VAR} substitution, as it reads (src/util.ts): the deploy's environment
+    first, then the .env file; an empty value is as bad as none. Returns the text and the bad names."""
+    bad: list[str] = []
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        found = env.get(name) or props.get(name)
+        if not found:
+            bad.append(name)
+            return ""
+        return found
+
+    return re.sub(r"\$\{([^}]*)\}", value, text), bad
+
+
+DEPLOY_ENV = """\
+DATABASE_URL=postgresql://doadmin:secret@db.example.com:25061/memplane-pool?sslmode=require
+MEMPLANE_DB_PREPARED_STATEMENTS=false
+OPENAI_API_KEY=sk-test
+OPENAI_BASE_URL=
+MEMPLANE_EMBEDDING_MODEL=text-embedding-3-small
+MEMPLANE_EMBEDDING_DIM=1536
+MEMPLANE_CHAT_MODEL=
+MEMPLANE_MEMORY_TTL_DAYS=
+MEMPLANE_API_TOKEN=tok
+MEMPLANE_WEB_SECRET=web
+INFISICAL_CLIENT_ID=
+INFISICAL_CLIENT_SECRET=
+INFISICAL_PROJECT_ID=
+MEMPLANE_VECTOR_BACKEND=
+QDRANT_URL=
+"""
+
+
+def test_settings_left_empty_are_left_out_so_the_deploy_resolves_every_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in bundle.variables((ROOT / "project.yml").read_text()):
+        monkeypatch.delenv(name, raising=False)
+    env_file = tmp_path / "deploy.env"
+    env_file.write_text(DEPLOY_ENV)
+    assert bundle.build(tmp_path / "do", env_file=env_file) == []
+    project = (tmp_path / "do" / "project.yml").read_text()
+    resolved, bad = deployer_substitute(project, {}, bundle._values_in(env_file))
+    assert bad == []
+    environment = yaml.safe_load(resolved)["environment"]
+    assert environment["DATABASE_URL"].endswith("memplane-pool?sslmode=require")
+    assert environment["OPENAI_API_KEY"] == "sk-test"
+    # Empty means "unset" to memplane: not passed at all, so no Infisical and the default chat model.
+    assert not {"OPENAI_BASE_URL", "INFISICAL_CLIENT_ID", "MEMPLANE_CHAT_MODEL", "QDRANT_URL"} & set(
+        environment
+    )
+    assert all(value for value in environment.values())
+
+
+def test_check_names_what_the_deploy_would_stop_on(tmp_path: Path) -> None:
+    env_file = tmp_path / "deploy.env"
+    env_file.write_text(DEPLOY_ENV.replace("MEMPLANE_WEB_SECRET=web", "MEMPLANE_WEB_SECRET="))
+    checked = memplane_cli("bundle", "--out", "do", "--env-file", str(env_file), "--check", cwd=tmp_path)
+    assert checked.returncode == 1
+    assert "MEMPLANE_WEB_SECRET" in checked.stderr
+    assert "deploy would stop" in checked.stderr
+
+
+def test_a_log_destination_is_declared_for_the_platform_to_forward_logs(tmp_path: Path) -> None:
+    env_file = tmp_path / "deploy.env"
+    env_file.write_text(DEPLOY_ENV + "LOGTAIL_TOKEN=lt-123\n")
+    missing = bundle.build(tmp_path / "do", env_file=env_file, log_destinations=("logtail", "datadog"))
+    assert missing == ["DATADOG_API_KEY", "DATADOG_ENDPOINT"]  # datadog needs its own two settings
+    project = (tmp_path / "do" / "project.yml").read_text()
+    props = {**bundle._values_in(env_file), "DATADOG_API_KEY": "k", "DATADOG_ENDPOINT": "https://dd.example"}
+    resolved, bad = deployer_substitute(project, {}, props)
+    assert bad == []
+    destinations = json.loads(yaml.safe_load(resolved)["environment"]["LOG_DESTINATIONS"])
+    assert destinations == [
+        {"logtail": {"token": "lt-123"}},
+        {"datadog": {"endpoint": "https://dd.example", "api_key": "k"}},
+    ]

@@ -180,3 +180,99 @@ def test_the_file_has_the_frontmatter_open_webui_reads() -> None:
     )
     assert {"title", "author", "version", "requirements"} <= set(fields)
     assert fields["requirements"].strip() == "httpx"
+
+
+# What Open WebUI's outlet sends after a reasoning model answered: the thinking rides inside the answer's
+# content, in a <details type="reasoning"> block (and a tool call's result in one of type "tool_calls").
+REASONED = (
+    '<details type="reasoning" done="true" duration="4">\n<summary>Thought for 4 seconds</summary>\n'
+    "&gt; The user says they moved. Maybe I should ask about Porto's weather?\n</details>\n"
+    '<details type="tool_calls" done="true" id="call_1" name="weather" arguments="{}" '
+    'result="&quot;sunny&quot;">\n'
+    "<summary>Tool Executed</summary>\n</details>\n"
+    "Congratulations on the move to Porto!"
+)
+PIXEL = "data:image/png;base64," + "iVBORw0KGgo" * 200_000  # a 2 MB photo, as the chat holds it
+
+
+def test_reasoning_and_tool_blocks_are_never_stored(memplane_url: str, db: psycopg.Connection[Any]) -> None:
+    body = outlet_body()
+    body["messages"][1]["content"] = REASONED
+    asyncio.run(make_filter(memplane_url).outlet(body, __user__=USER))
+    stored = [r[0] for r in db.execute("SELECT content FROM memory_entries WHERE role = 'assistant'")]
+    assert stored == ["Congratulations on the move to Porto!"]
+
+
+def test_a_message_with_an_image_is_remembered_by_its_words(
+    memplane_url: str, db: psycopg.Connection[Any]
+) -> None:
+    body = outlet_body()
+    body["messages"][0]["content"] = [
+        {"type": "text", "text": "This is my new flat in Porto."},
+        {"type": "image_url", "image_url": {"url": PIXEL}},
+    ]
+    asyncio.run(make_filter(memplane_url).outlet(body, __user__=USER))
+    stored = [r[0] for r in db.execute("SELECT content FROM memory_entries WHERE role = 'user'")]
+    assert stored == ["This is my new flat in Porto.\n[image]"]
+
+
+def test_a_system_message_made_of_parts_gets_the_memory_as_one_more_part(memplane_url: str) -> None:
+    f = make_filter(memplane_url)
+    asyncio.run(f.outlet(outlet_body(), __user__=USER))
+    body = inlet_body("Where do I live?")
+    body["messages"].insert(0, {"role": "system", "content": [{"type": "text", "text": "You are terse."}]})
+    once = asyncio.run(f.inlet(body, __user__=USER, __metadata__=METADATA))
+    twice = asyncio.run(f.inlet(once, __user__=USER, __metadata__=METADATA))
+    assert [m["role"] for m in twice["messages"]] == ["system", "user"]  # no second system message
+    parts = twice["messages"][0]["content"]
+    assert parts[0] == {"type": "text", "text": "You are terse."}
+    assert len(parts) == 2
+    assert parts[1]["text"].startswith("<memplane-memory>")
+    assert "Lisbon" in parts[1]["text"]
+
+
+@pytest.fixture
+def odd_url() -> Iterator[str]:
+    """A server that answers 200 with JSON that is not an object: a proxy's error page, a list, null."""
+    replies = iter([b"[1, 2]", b"null", b'"ok"', b"<html>busy</html>"] * 3)
+
+    class Odd(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = next(replies)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Odd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_reply_that_is_not_an_object_is_ignored_never_raised(odd_url: str) -> None:
+    f = make_filter(odd_url)
+    for _ in range(4):
+        body = inlet_body("Where do I live?", "You are terse.")
+        assert asyncio.run(f.inlet(body, __user__=USER, __metadata__=METADATA)) == body
+    assert asyncio.run(f.outlet(outlet_body(), __user__=USER)) == outlet_body()
+
+
+def test_one_http_client_serves_every_call_on_the_loop(memplane_url: str) -> None:
+    f = make_filter(memplane_url)
+
+    async def chat() -> set[int]:
+        clients = set()
+        for question in ("Where do I live?", "And my name?", "What did I say?"):
+            await f.inlet(inlet_body(question), __user__=USER, __metadata__=METADATA)
+            clients.add(id(f._client))
+        await f.outlet(outlet_body(), __user__=USER)
+        clients.add(id(f._client))
+        return clients
+
+    assert len(asyncio.run(chat())) == 1

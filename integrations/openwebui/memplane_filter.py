@@ -23,6 +23,17 @@ log = logging.getLogger("memplane.openwebui")
 # The block assemble returns is fenced by these tags; an earlier turn's block is replaced, not repeated.
 _MEMORY_BLOCK = re.compile(r"\s*<memplane-memory>.*?</memplane-memory>", re.S)
 _REMEMBERED = ("user", "assistant")
+# What Open WebUI writes into an answer besides the answer: a reasoning model's thinking, tool calls
+# and code runs, each in a <details type="..."> block (and raw <think> tags from some models). None of
+# it is what the user and the assistant said to each other, so none of it becomes memory.
+_NOT_SAID = re.compile(
+    r"<details\b[^>]*\btype=\"(?:reasoning|code_interpreter|tool_calls)\"[^>]*>.*?</details>"
+    r"|<(think|thinking|reasoning)>.*?</\1>",
+    re.S | re.I,
+)
+# Parts of a multi-part message that are not text: kept as a word, so the memory reads naturally,
+# never as their (base64) content.
+_PLACEHOLDERS = {"image_url": "[image]", "input_audio": "[audio]", "file": "[file]"}
 
 
 class Filter:
@@ -50,6 +61,8 @@ class Filter:
 
     def __init__(self) -> None:
         self.valves = self.Valves()
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def inlet(
         self,
@@ -68,7 +81,7 @@ class Filter:
             "profile": _profile(__user__),
         }
         reply = await self._post(self.valves.assemble_url, payload, self.valves.assemble_timeout)
-        context = (reply or {}).get("context")
+        context = reply.get("context") if reply is not None else None
         if isinstance(context, str) and context:
             body["messages"] = _with_memory(messages, context)
         return body
@@ -82,7 +95,7 @@ class Filter:
             "client_id": __user__["id"],
             "chat_id": body.get("chat_id"),
             "conversation": [_message(m) for m in history],
-            "response": answer.get("content") or "",
+            "response": _said(answer.get("content")),
             "message_id": answer.get("id"),
             "profile": _profile(__user__),
         }
@@ -100,6 +113,15 @@ class Filter:
             return bool(user_valves.get("enabled", True))
         return bool(getattr(user_valves, "enabled", True))
 
+    def _http(self) -> httpx.AsyncClient:
+        """One client for every call: a connection set up once serves later turns (Open WebUI runs one
+        event loop; a client is only ever used on the loop that made it)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop or self._client.is_closed:
+            self._client = httpx.AsyncClient()
+            self._loop = loop
+        return self._client
+
     async def _post(self, url: str, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """POST within ``timeout`` seconds overall; any failure is logged and answered with None."""
         headers = {}
@@ -108,18 +130,21 @@ class Filter:
         if self.valves.whisk_secret:
             headers["X-Require-Whisk-Auth"] = self.valves.whisk_secret
         try:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                response = await asyncio.wait_for(client.post(url, json=payload, headers=headers), timeout)
+            request = self._http().post(url, json=payload, headers=headers, timeout=timeout)
+            response = await asyncio.wait_for(request, timeout)
             if response.status_code >= 400:
                 log.warning("memplane %s answered %s: %s", url, response.status_code, response.text[:300])
                 return None
-            reply: dict[str, Any] = response.json()
-            return reply
+            reply = response.json()
         except (TimeoutError, httpx.HTTPError, ValueError) as exc:
             log.warning(
                 "memplane %s unavailable (%s); the chat goes on without memory", url, type(exc).__name__
             )
             return None
+        if not isinstance(reply, dict):
+            log.warning("memplane %s answered something other than a JSON object; ignored", url)
+            return None
+        return reply
 
 
 def _last_text(messages: list[dict[str, Any]], role: str) -> str:
@@ -130,6 +155,7 @@ def _last_text(messages: list[dict[str, Any]], role: str) -> str:
 
 
 def _text(content: Any) -> str:
+    """A message's words: its text, or the text parts of a multi-part message."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -139,8 +165,26 @@ def _text(content: Any) -> str:
     return ""
 
 
+def _said(content: Any) -> str:
+    """What a message said, as memory should keep it: text parts, a placeholder for an image or a
+    file, and no reasoning or tool blocks."""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+            elif part.get("type") in _PLACEHOLDERS:
+                parts.append(_PLACEHOLDERS[str(part["type"])])
+        content = "\n".join(p for p in parts if p)
+    if not isinstance(content, str):
+        return ""
+    return _NOT_SAID.sub("", content).strip()
+
+
 def _message(message: dict[str, Any]) -> dict[str, Any]:
-    out = {"role": message["role"], "content": message.get("content") or ""}
+    out = {"role": message["role"], "content": _said(message.get("content"))}
     if message.get("id"):
         out["id"] = message["id"]
     return out
@@ -151,10 +195,28 @@ def _profile(user: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_memory(messages: list[dict[str, Any]], context: str) -> list[dict[str, Any]]:
-    """The memory block in the system message: replacing an earlier one, or in a new system message."""
+    """The memory block in the system message: replacing an earlier one, or in a new system message.
+
+    A system message may be a string or a list of parts; in a list, the block is a text part of its own.
+    """
     for i, message in enumerate(messages):
-        if message.get("role") == "system" and isinstance(message.get("content"), str):
-            kept = _MEMORY_BLOCK.sub("", message["content"]).rstrip()
+        if message.get("role") != "system":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            kept = _MEMORY_BLOCK.sub("", content).rstrip()
             updated = {**message, "content": f"{kept}\n\n{context}" if kept else context}
-            return [*messages[:i], updated, *messages[i + 1 :]]
+        elif isinstance(content, list):
+            parts = []
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "text":
+                    text = _MEMORY_BLOCK.sub("", str(part.get("text", ""))).strip()
+                    if not text:
+                        continue  # a part that held only last turn's block
+                    part = {**part, "text": text}
+                parts.append(part)
+            updated = {**message, "content": [*parts, {"type": "text", "text": context}]}
+        else:
+            continue
+        return [*messages[:i], updated, *messages[i + 1 :]]
     return [{"role": "system", "content": context}, *messages]

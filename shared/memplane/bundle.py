@@ -62,6 +62,16 @@ tests/
 
 _EXCLUDED = shutil.ignore_patterns("__pycache__", "*.pyc", "evaluation", "bundle.py")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# An environment line of project.yml that only passes one setting through: `  NAME: "${NAME}"`.
+_PASS_THROUGH = re.compile(r'^\s+([A-Za-z_][A-Za-z0-9_]*):\s*"\$\{\1\}"\s*$')
+
+# Where the platform can forward the functions' logs (its LOG_DESTINATIONS, one JSON list in the
+# project's environment), and the settings each kind needs; their values stay in the environment file.
+LOG_DESTINATIONS: dict[str, str] = {
+    "papertrail": '{"papertrail": {"token": "${PAPERTRAIL_TOKEN}"}}',
+    "logtail": '{"logtail": {"token": "${LOGTAIL_TOKEN}"}}',
+    "datadog": '{"datadog": {"endpoint": "${DATADOG_ENDPOINT}", "api_key": "${DATADOG_API_KEY}"}}',
+}
 
 
 @dataclass(frozen=True)
@@ -83,16 +93,24 @@ def pinned(requirement: str) -> str:
         return requirement
 
 
-def build(out: Path, root: Path | None = None, env_file: Path | None = None) -> list[str]:
-    """Write the project into ``out`` (replacing it) and return the ${VAR} names it still needs."""
+def build(
+    out: Path,
+    root: Path | None = None,
+    env_file: Path | None = None,
+    log_destinations: tuple[str, ...] = (),
+) -> list[str]:
+    """Write the project into ``out`` (replacing it) and return the ${VAR} names the deployer would
+    fail to resolve (see ``unresolved``)."""
     root = root or repository_root()
-    settings = {**os.environ, **(_values_in(env_file) if env_file is not None else {})}
+    file_values = _values_in(env_file) if env_file is not None else {}
+    settings = {**os.environ, **file_values}
     qdrant = settings.get("MEMPLANE_VECTOR_BACKEND", "").strip() == "qdrant"
     library = root / "shared" / "memplane"
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    shutil.copy2(root / "project.yml", out / "project.yml")
+    project = only_set((root / "project.yml").read_text(), file_values)
+    (out / "project.yml").write_text(with_log_destinations(project, log_destinations))
     for name in FUNCTIONS:
         target = out / "packages" / PACKAGE / name
         target.mkdir(parents=True)
@@ -106,13 +124,52 @@ def build(out: Path, root: Path | None = None, env_file: Path | None = None) -> 
         (target / ".ignore").write_text(IGNORE)
     if env_file is not None:
         shutil.copy2(env_file, out / ".env")
-    return sorted(variables(out / "project.yml") - set(settings))
+    return unresolved((out / "project.yml").read_text(), file_values)
 
 
-def variables(project: Path) -> set[str]:
-    """The ${VAR} names a project.yml uses (comments aside)."""
-    lines = (line.split("#", 1)[0] for line in project.read_text().splitlines())
-    return {name for line in lines for name in _VARIABLE.findall(line)}
+def variables(project: str) -> set[str]:
+    """The ${VAR} names a project.yml uses, comments included: the deployer substitutes the raw text."""
+    return set(_VARIABLE.findall(project))
+
+
+def _resolves(name: str, file_values: dict[str, str]) -> bool:
+    # The deployer's rule (functions-deployer, `process.env[name] || props[name]`): the deploy's own
+    # environment first, then the project's .env; an empty value counts as missing and fails the deploy.
+    return bool(os.environ.get(name) or file_values.get(name))
+
+
+def unresolved(project: str, file_values: dict[str, str]) -> list[str]:
+    """The ${VAR} names ``doctl serverless deploy`` would stop on, as it reads them."""
+    return sorted(name for name in variables(project) if not _resolves(name, file_values))
+
+
+def only_set(project: str, file_values: dict[str, str]) -> str:
+    """project.yml without the environment lines whose setting has no value: memplane treats an
+    unset setting as its default, and the deployer would refuse the empty one."""
+    kept = []
+    for line in project.splitlines():
+        passed = _PASS_THROUGH.match(line)
+        if passed is None or _resolves(passed.group(1), file_values):
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def with_log_destinations(project: str, kinds: tuple[str, ...]) -> str:
+    """Add the platform's LOG_DESTINATIONS (a JSON list, one entry per kind) to the project's environment."""
+    if not kinds:
+        return project
+    unknown = sorted(set(kinds) - set(LOG_DESTINATIONS))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown log destination {', '.join(unknown)}; choose from {', '.join(LOG_DESTINATIONS)}"
+        )
+    value = "[" + ", ".join(LOG_DESTINATIONS[k] for k in kinds) + "]"
+    added, found = re.subn(
+        r"^environment:\n", f"environment:\n  LOG_DESTINATIONS: '{value}'\n", project, count=1, flags=re.M
+    )
+    if not found:
+        raise ConfigurationError("project.yml has no top-level environment: to add LOG_DESTINATIONS to")
+    return added
 
 
 def _values_in(env_file: Path) -> dict[str, str]:

@@ -49,7 +49,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     bundle = commands.add_parser("bundle", help="generate the DigitalOcean Functions project")
     bundle.add_argument("--out", type=Path, default=Path("build/do"), help="default: build/do")
     bundle.add_argument("--env-file", type=Path, help="copied to OUT/.env, where doctl reads ${VAR}s")
-    bundle.add_argument("--check", action="store_true", help="measure each function zipped; >45 MB fails")
+    bundle.add_argument(
+        "--check",
+        action="store_true",
+        help="fail on settings the deployer cannot resolve, and on a function over 45 MB zipped",
+    )
+    bundle.add_argument(
+        "--log-destination",
+        action="append",
+        default=[],
+        choices=["papertrail", "logtail", "datadog"],
+        help="forward the functions' logs there (repeatable); its token comes from the env file",
+    )
     bench = commands.add_parser("bench", help="end-to-end latency of each function against its SLA")
     bench.add_argument("--url", help="a running memplane (default: start a throwaway one)")
     bench.add_argument("--token", help="bearer token for --url (default: $MEMPLANE_API_TOKEN)")
@@ -231,12 +242,19 @@ def _valid(model: type[M], values: dict[str, Any]) -> M:
 def run_bundle(args: argparse.Namespace) -> int:
     from memplane import bundle
 
-    missing = bundle.build(args.out, env_file=args.env_file)
+    missing = bundle.build(args.out, env_file=args.env_file, log_destinations=tuple(args.log_destination))
     print(f"bundle written to {args.out}; deploy with: doctl serverless deploy {args.out} --remote-build")
     if missing:
-        print(f"warning: set these before deploying (even to empty): {', '.join(missing)}", file=sys.stderr)
+        # doctl stops on an unset or empty ${VAR}: "The following substitutions could not be resolved".
+        print(
+            f"{'error' if args.check else 'warning'}: the deploy would stop on these unset or empty "
+            f"settings; give them values in {args.env_file or 'the environment file'}: {', '.join(missing)}",
+            file=sys.stderr,
+        )
     if not args.check:
         return 0
+    if missing:
+        return 1  # the deploy would not start: sizes are measured once every name resolves
     failed = False
     for size in bundle.measure(args.out):
         over = size.zipped_mb > bundle.LIMIT_MB
