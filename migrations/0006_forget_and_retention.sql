@@ -14,7 +14,8 @@ CREATE INDEX memory_entries_client_message ON memory_entries (client_id, message
 CREATE INDEX episodes_client_chat ON episodes (client_id, chat_id);
 CREATE INDEX memory_facts_episode ON memory_facts (source_episode_id) WHERE source_episode_id IS NOT NULL;
 
-DROP FUNCTION cleanup_expired_memory(timestamptz, timestamptz);
+-- A new signature beside the old one, which stays: the functions of the previous version call it until
+-- they are replaced, so migrating first and deploying second never breaks a running cleanup.
 -- p_ledger_before: message keys stored before it whose memory is gone are deleted (NULL: memory never
 -- expires, and keys only go when a client is forgotten). Cleanup passes now minus twice the memory TTL:
 -- an expired message's key outlives it by one TTL, so that Open WebUI resending an old chat soon after

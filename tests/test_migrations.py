@@ -79,3 +79,22 @@ def test_a_connection_string_that_cannot_be_used_is_reported_without_its_passwor
     assert (
         migrations.redact("postgresql://memplane:hunter2@db:5432/x") == "postgresql://memplane:***@db:5432/x"
     )
+
+
+# What the previous release (before migration 0006) sends that 0006 touches: its cleanup call and its
+# audit insert. A deploy migrates first and replaces the functions second; meanwhile these still run.
+PREVIOUS_RELEASE = (
+    "SELECT deleted_entries, deleted_state, archived_episodes FROM cleanup_expired_memory(now(), now())",
+    "INSERT INTO webhook_executions (function, request_id, client_id, status, error_code, duration_ms, "
+    "degraded) VALUES ('assemble', 'r1', 'c1', 200, NULL, 1.5, '{}')",
+)
+
+
+def test_the_previous_release_keeps_working_on_the_migrated_schema(
+    new_database: Callable[[str], str],
+) -> None:
+    url = new_database("migrate_previous")
+    migrations.apply(url, MIGRATIONS, 64)
+    with psycopg.connect(url) as conn:
+        for statement in PREVIOUS_RELEASE:
+            conn.execute(statement)
