@@ -38,9 +38,12 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
-## eval: LoCoMo retrieval figures with the offline embedder (a throwaway service, its own Postgres)
+## eval: retrieval figures with the offline defaults (throwaway services, their own Postgres): LoCoMo
+## with and without chat ids, and memplane's multilingual set
 eval: install
 	$(BIN)/memplane eval locomo --data $(LOCOMO) --out bench-locomo-offline.json
+	$(BIN)/memplane eval locomo --data $(LOCOMO) --no-chat-ids --out bench-locomo-offline-no-chat-ids.json
+	$(BIN)/memplane eval multilingual --out bench-multilingual-offline.json
 
 ## eval-minilm: the same with all-MiniLM-L6-v2 served locally behind the OpenAI-compatible API
 eval-minilm: install bench-env

@@ -81,12 +81,19 @@ def test_a_connection_string_that_cannot_be_used_is_reported_without_its_passwor
     )
 
 
-# What the previous release (before migration 0006) sends that 0006 touches: its cleanup call and its
-# audit insert. A deploy migrates first and replaces the functions second; meanwhile these still run.
+# What the previous releases send that later migrations touch: the cleanup call and audit insert of
+# 0006, the chunk insert and the keyword reading of 0007. A deploy migrates first and replaces the
+# functions second; meanwhile these still run.
 PREVIOUS_RELEASE = (
     "SELECT deleted_entries, deleted_state, archived_episodes FROM cleanup_expired_memory(now(), now())",
     "INSERT INTO webhook_executions (function, request_id, client_id, status, error_code, duration_ms, "
     "degraded) VALUES ('assemble', 'r1', 'c1', 200, NULL, 1.5, '{}')",
+    "INSERT INTO client_profiles (id) VALUES ('c1')",
+    "INSERT INTO memory_entries (client_id, turn_key, chunk_index, message_id, chat_id, role, content, "
+    "embedding, created_at, expires_at) VALUES ('c1', 'k1', 0, 'm1', NULL, 'user', 'I live in Lisbon', "
+    "NULL, now(), NULL)",
+    "SELECT 1 FROM memory_postings WHERE client_id = 'c1' AND term = ANY(tsvector_to_array("
+    "to_tsvector('english', 'Where do I live?')))",
 )
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from memplane import wiring
 from memplane.adapters.postgres import migrations
-from memplane.errors import MemplaneError
+from memplane.errors import ConfigurationError, MemplaneError
 from memplane.settings import Settings, load_settings
 
 log = logging.getLogger("memplane")
@@ -85,13 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--mem0-queries", type=int, default=100, help="--scale: searches per client for mem0")
     bench.add_argument("--chart", type=Path, help="--scale: write a PNG chart here (needs matplotlib)")
     evaluation = commands.add_parser("eval", help="measure retrieval through the HTTP API")
-    evaluation.add_argument("dataset", choices=["locomo"])
-    evaluation.add_argument("--data", type=Path, required=True, help="a LoCoMo JSON file")
+    evaluation.add_argument("dataset", choices=["locomo", "multilingual"])
+    evaluation.add_argument("--data", type=Path, help="locomo: a LoCoMo JSON file")
     evaluation.add_argument("--url", help="a running memplane (default: start a throwaway one)")
     evaluation.add_argument("--token", help="bearer token for --url (default: $MEMPLANE_API_TOKEN)")
     evaluation.add_argument("--out", type=Path, help="write the figures to this JSON file")
     evaluation.add_argument("--no-captions", action="store_true", help="leave photo captions out")
     evaluation.add_argument("--client-prefix", help="reuse clients of an earlier run (default: fresh)")
+    evaluation.add_argument(
+        "--no-chat-ids", action="store_true", help="locomo: replay as a caller that sends no chat ids"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Chatty libraries: HTTP clients and the dev server log every request (memplane.access does too).
@@ -307,9 +310,14 @@ def run_scale(args: argparse.Namespace) -> int:
 
 
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from memplane.evaluation.runner import evaluate
+    from memplane.evaluation.runner import evaluate, evaluate_multilingual
 
     token = args.token or (settings.api_token.get_secret_value() if settings.api_token else None)
+    if args.dataset == "multilingual":
+        evaluate_multilingual(settings, args.url, args.out, token)
+        return 0
+    if args.data is None:
+        raise ConfigurationError("memplane eval locomo needs --data: a LoCoMo JSON file")
     evaluate(
         settings,
         args.data,
@@ -318,6 +326,7 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         token,
         captions=not args.no_captions,
         client_prefix=args.client_prefix,
+        chat_ids=not args.no_chat_ids,
     )
     return 0
 

@@ -53,6 +53,7 @@ class NewChunk:
     created_at: datetime
     expires_at: datetime | None
     embedding: Vector | None
+    lang: str = "english"  # the Postgres text search configuration its words are read with
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class Policy:
     working_state_ttl: timedelta = timedelta(hours=24)
     episode_archive_after: timedelta = timedelta(days=180)
     audit_retention: timedelta = timedelta(days=30)
+    text_language: str = "auto"  # see memplane/language.py
     context_token_budget: int = 1200
     backfill_batch: int = 256
     # Cleanup deletes a night's expired memory in one statement (100,000 chunks take ~3 s here): it

@@ -82,17 +82,30 @@ class StoreSession(Protocol):
         ...
 
     def keyword_search(
-        self, client_id: str, text: str, as_of: datetime, limit: int, k1: float, b: float, budget: int
+        self,
+        client_id: str,
+        text: str,
+        as_of: datetime,
+        limit: int,
+        k1: float,
+        b: float,
+        budget: int,
+        language: str = "english",
     ) -> list[Hit]:
         """Chunks sharing a word with ``text``, ranked by BM25 with parameters ``k1`` and ``b``.
 
         Candidates come from the rarest words, about ``budget`` chunks at most: the cost of a search
-        stays bounded however large the client's memory grows.
+        stays bounded however large the client's memory grows. ``language`` is the text search
+        configuration the question is read with (besides English and unstemmed).
         """
         ...
 
-    def neighbours(self, client_id: str, ids: Sequence[str]) -> dict[str, tuple[Hit | None, Hit | None]]:
-        """For each chunk id, the chunks stored just before and after it in the same chat."""
+    def neighbours(
+        self, client_id: str, ids: Sequence[str], as_of: datetime
+    ) -> dict[str, tuple[Hit | None, Hit | None]]:
+        """For each chunk id, the chunks stored just before and after it in the same conversation
+        (its chat; without a chat id, the client's chat-less messages within the hour), none of them
+        from after ``as_of``."""
         ...
 
     def recent_episodes(self, client_id: str, as_of: datetime, limit: int) -> list[Episode]: ...

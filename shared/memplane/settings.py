@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from memplane.errors import ConfigurationError
+from memplane.language import CONFIGURATIONS
 
 
 class Settings(BaseSettings):
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     episode_archive_days: float = Field(180.0, validation_alias="MEMPLANE_EPISODE_ARCHIVE_DAYS", gt=0)
     audit_retention_days: float = Field(30.0, validation_alias="MEMPLANE_AUDIT_RETENTION_DAYS", gt=0)
     context_token_budget: int = Field(1200, validation_alias="MEMPLANE_CONTEXT_TOKENS", ge=50)
+    # How keyword search reads text: `auto` picks a stemmer per message from its script and commonest
+    # words (memplane/language.py); or one Postgres configuration for everything ("english", "simple").
+    text_language: str = Field("auto", validation_alias="MEMPLANE_TEXT_LANGUAGE")
 
     # Where the secrets came from, for /health: set by the Infisical source, never by the environment.
     secrets_source: Literal["environment", "infisical", "cached"] = Field(
@@ -101,6 +105,14 @@ class Settings(BaseSettings):
         env_file = dotenv_settings.env_file if isinstance(dotenv_settings, DotEnvSettingsSource) else None
         infisical = InfisicalSource(settings_cls, env_file)
         return init_settings, env_settings, infisical, dotenv_settings, file_secret_settings
+
+    @field_validator("text_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value != "auto" and value not in CONFIGURATIONS:
+            raise ValueError(f"use auto or one of {', '.join(sorted(CONFIGURATIONS))}")
+        return value
 
     @model_validator(mode="after")
     def _backends_are_reachable(self) -> Settings:

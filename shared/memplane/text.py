@@ -26,10 +26,31 @@ def stem(word: str) -> str:
     return word
 
 
+# Runs of Han and kana, or of Hangul (never mixed, as in SQL).
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\uac00-\ud7af]+")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+
+
+def cjk_pairs(run: str) -> list[str]:
+    """Words of Chinese, Japanese or Korean without a dictionary, split as migration 0007's
+    ``memplane_cjk_pairs`` splits them: overlapping character pairs of a Han or kana run; a Korean
+    word's first syllable and first two (its particles and endings come after)."""
+    if len(run) == 1:
+        return [run]
+    if _HANGUL.match(run):
+        return [run[0], run[:2]]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 def terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words without stopwords, in order."""
-    words = (w.replace("’", "'").split("'")[0] for w in _WORD.findall(text.lower()))
-    return [stem(w) for w in words if w and w not in STOPWORDS]
+    """Lower-cased, stemmed words without stopwords, in order; Chinese, Japanese and Korean as pairs."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        for part in _CJK.split(word.replace("’", "'").split("'")[0]):
+            if part and part not in STOPWORDS:
+                out.append(stem(part))
+        out.extend(pair for run in _CJK.findall(word) for pair in cjk_pairs(run))
+    return out
 
 
 def chunks(text: str, max_chars: int = 1500) -> list[str]:

@@ -84,6 +84,7 @@ def policy_of(settings: Settings) -> Policy:
         working_state_ttl=timedelta(hours=settings.working_state_ttl_hours),
         episode_archive_after=timedelta(days=settings.episode_archive_days),
         audit_retention=timedelta(days=settings.audit_retention_days),
+        text_language=settings.text_language,
         context_token_budget=settings.context_token_budget,
     )
 

@@ -73,7 +73,11 @@ def clean_evidence(raw: list[str], known: set[str]) -> tuple[set[str], int, int]
     return usable, cleaned, skipped
 
 
-def build_replay(samples: list[dict[str, Any]], client_prefix: str, captions: bool = True) -> Replay:
+def build_replay(
+    samples: list[dict[str, Any]], client_prefix: str, captions: bool = True, chat_ids: bool = True
+) -> Replay:
+    """Each session's turns as writebacks of two; ``chat_ids=False`` sends them as a caller without
+    chat ids would (an API client rather than Open WebUI)."""
     replay = Replay()
     for sample in samples:
         client_id = f"{client_prefix}{sample['sample_id']}"
@@ -83,9 +87,8 @@ def build_replay(samples: list[dict[str, Any]], client_prefix: str, captions: bo
             when = parse_session_date(conversation[f"session_{number}_date_time"]).isoformat()
             known.update(t["dia_id"] for t in turns)
             for i in range(0, len(turns), 2):
-                replay.writebacks.append(
-                    _writeback(client_id, f"session-{number}", when, turns[i : i + 2], captions)
-                )
+                chat_id = f"session-{number}" if chat_ids else None
+                replay.writebacks.append(_writeback(client_id, chat_id, when, turns[i : i + 2], captions))
         for qa in sample["qa"]:
             if qa["category"] not in CATEGORIES:
                 replay.adversarial += 1
@@ -107,13 +110,14 @@ def _sessions(conversation: dict[str, Any]) -> Iterator[tuple[int, list[dict[str
 
 
 def _writeback(
-    client_id: str, chat_id: str, when: str, pair: list[dict[str, Any]], captions: bool
+    client_id: str, chat_id: str | None, when: str, pair: list[dict[str, Any]], captions: bool
 ) -> dict[str, Any]:
     """A pair of turns as Open WebUI's outlet would send it; a lone last turn is the response."""
     *first, last = pair
+    body: dict[str, Any] = {"chat_id": chat_id} if chat_id else {}
     return {
+        **body,
         "client_id": client_id,
-        "chat_id": chat_id,
         "timestamp": when,
         "conversation": [{"role": "user", "id": t["dia_id"], "content": _text(t, captions)} for t in first],
         "response": _text(last, captions),

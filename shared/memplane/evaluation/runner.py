@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from memplane.evaluation import locomo
+from memplane.evaluation import locomo, multilingual
 from memplane.settings import Settings
 
 
@@ -95,12 +95,13 @@ def evaluate(
     token: str | None,
     captions: bool,
     client_prefix: str | None = None,
+    chat_ids: bool = True,
 ) -> dict[str, Any]:
     samples = locomo.load(data)
     # A fresh client per run by default, so no vectors from an older run (or embedder) are scored.
     # Reusing a prefix replays into the same clients, which stores nothing new: writeback is idempotent.
     prefix = client_prefix if client_prefix is not None else f"locomo-{int(time.time())}-"
-    replay = locomo.build_replay(samples, prefix, captions=captions)
+    replay = locomo.build_replay(samples, prefix, captions=captions, chat_ids=chat_ids)
     started = time.perf_counter()
     if url is None:
         with throwaway_service(settings) as served:
@@ -110,10 +111,31 @@ def evaluate(
         figures = locomo.run(replay, HttpPoster(url, token), ProgressBar())
         figures["service"] = {"url": url}
     figures["data"] = str(data)
+    figures["chat_ids"] = chat_ids
     figures["seconds"] = round(time.perf_counter() - started, 1)
     print(locomo.table(figures))
     if out is not None:
         out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {out}")
+    return figures
+
+
+def evaluate_multilingual(
+    settings: Settings, url: str | None, out: Path | None, token: str | None
+) -> dict[str, Any]:
+    """Recall@3 per language on memplane's multilingual set (see evaluation/multilingual.py)."""
+    data = multilingual.load()
+    prefix = f"ml-{int(time.time())}-"
+    if url is None:
+        with throwaway_service(settings) as served:
+            figures = multilingual.run(data, HttpPoster(served, None), ProgressBar(), prefix)
+        figures["service"] = {"url": "throwaway", "embedder": settings.embedder_kind}
+    else:
+        figures = multilingual.run(data, HttpPoster(url, token), ProgressBar(), prefix)
+        figures["service"] = {"url": url}
+    print(multilingual.table(figures))
+    if out is not None:
+        out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
         print(f"figures written to {out}")
     return figures
 

@@ -18,6 +18,7 @@ from memplane.contracts import (
     profile_update,
 )
 from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, VectorIndexFailed
+from memplane.language import configuration
 from memplane.model import Hit, Policy, Profile, Vector
 from memplane.ports import Embedder, MemoryStore, StoreSession, VectorIndex
 from memplane.usecases._degrade import Degradation
@@ -61,6 +62,7 @@ def assemble(
             policy.bm25_k1,
             policy.bm25_b,
             policy.keyword_budget,
+            configuration(req.query, policy.text_language),
         )
         episodes = s.recent_episodes(req.client_id, as_of, _EPISODES)
         ready = time.perf_counter()
@@ -123,7 +125,7 @@ def _hits(
     by_vector = s.chunks(req.client_id, side.nearest, as_of) if side.nearest else []
     return rank(
         [(by_text, 1.0), (by_vector, vector_weight)],
-        lambda ids: s.neighbours(req.client_id, ids),
+        lambda ids: s.neighbours(req.client_id, ids, as_of),
         limit=req.limit,
         neighbour_weight=policy.neighbour_weight,
     )

@@ -14,6 +14,7 @@ from hashlib import sha256
 
 from memplane.contracts import WritebackRequest, WritebackResponse, profile_update
 from memplane.errors import EmbeddingsFailed, ExtractionFailed, InvalidRequest
+from memplane.language import configuration
 from memplane.model import (
     Extraction,
     Fact,
@@ -82,6 +83,7 @@ def writeback(
                     created_at=at,
                     expires_at=expires_at,
                     embedding=vectors[n] if vectors else None,
+                    lang=configuration(text, policy.text_language),
                 )
                 for n, (turn, i, text) in enumerate(pieces)
             ]

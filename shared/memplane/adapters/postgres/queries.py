@@ -38,12 +38,12 @@ FIND_EPISODE = "SELECT id FROM episodes WHERE client_id = %s AND dedupe_key = %s
 INSERT_CHUNKS = """
 INSERT INTO memory_entries
     (client_id, turn_key, chunk_index, message_id, chat_id, role, content, embedding,
-     created_at, expires_at)
+     created_at, expires_at, lang)
 VALUES {rows}
 ON CONFLICT (client_id, turn_key, chunk_index) DO NOTHING
 RETURNING id, turn_key, chunk_index
 """
-CHUNK_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+CHUNK_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::regconfig)"
 
 INSERT_EPISODE = """
 INSERT INTO episodes (client_id, dedupe_key, chat_id, summary, embedding, message_ids, created_at)
@@ -99,9 +99,24 @@ WHERE e.client_id = %s AND e.created_at <= %s AND {_LIVE.replace("expires_at", "
 # term in most chunks unless all are: a chunk that holds only common terms rarely ranks, and skipping
 # it keeps large memories fast. Candidates are then
 # scored exactly, on every query term, from their postings.
+# Runs of Chinese, Japanese and Korean characters (as in migration 0007).
+CJK = "'[\\u3040-\\u30ff\\u3400-\\u4dbf\\u4e00-\\u9fff\\uf900-\\ufaff\\uac00-\\ud7af]+'"
+
 KEYWORD_SEARCH = f"""
-WITH terms AS (
-    SELECT DISTINCT lexeme FROM unnest(tsvector_to_array(to_tsvector('english', %(t)s))) AS lexeme
+WITH words AS (
+    -- The question's words, less those its own language calls stopwords ("как", "the"): read in
+    -- another language they would stay, and could meet a stem ("какое" is stemmed to "как").
+    SELECT DISTINCT w.token FROM ts_parse('default', regexp_replace(%(t)s, {CJK}, ' ', 'g')) AS w
+    WHERE to_tsvector(%(lang)s::regconfig, w.token) <> ''::tsvector
+), terms AS (
+    -- Each word read by every stemmer and unstemmed, since a question's language is a guess and
+    -- memory may be in several; a reading that matches nothing in this client's memory drops out
+    -- below (it has no statistics). Chinese, Japanese and Korean as character pairs.
+    SELECT DISTINCT lexeme FROM words
+    CROSS JOIN unnest(%(readings)s::regconfig[]) AS reading
+    CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector(reading, words.token))) AS lexeme
+    UNION
+    SELECT lexeme FROM unnest(tsvector_to_array(to_tsvector('simple', memplane_cjk_pairs(%(t)s)))) AS lexeme
 ), corpus AS MATERIALIZED (
     SELECT doc_count::float8 AS n, total_len::float8 / greatest(doc_count, 1) AS avgdl
     FROM client_doc_stats WHERE client_id = %(c)s
@@ -139,23 +154,43 @@ WHERE e.created_at <= %(as_of)s AND {_LIVE}
 ORDER BY scored.score DESC, e.seq DESC
 """
 
-# For each given chunk, the chunks stored just before and just after it in the same chat.
+# For each given chunk, the chunks stored just before and just after it in the same conversation, as
+# of the question's time. A conversation is a chat; a caller that sends no chat id has its chat-less
+# messages taken as one conversation while they are less than an hour apart. Each side is a UNION of
+# the two cases, of which only the one that applies runs (its first condition is a constant per row).
+_CONVERSATION_GAP = "interval '1 hour'"
+
+
+def _next_to(alias: str, before: bool) -> str:
+    seq = f"{alias}.seq < c.seq" if before else f"{alias}.seq > c.seq"
+    order = f"{alias}.seq DESC" if before else f"{alias}.seq"
+    near = (
+        f"{alias}.created_at >= c.created_at - {_CONVERSATION_GAP}"
+        if before
+        else f"{alias}.created_at <= c.created_at + {_CONVERSATION_GAP}"
+    )
+    live = _LIVE.replace("expires_at", f"{alias}.expires_at")
+    common = f"{alias}.client_id = c.client_id AND {seq} AND {alias}.created_at <= %(as_of)s AND {live}"
+    columns = ", ".join(f"{alias}.{col}" for col in _HIT_COLUMNS.split(", "))
+    return f"""(
+        (SELECT {columns} FROM memory_entries {alias}
+         WHERE c.chat_id IS NOT NULL AND {alias}.chat_id = c.chat_id AND {common}
+         ORDER BY {order} LIMIT 1)
+        UNION ALL
+        (SELECT {columns} FROM memory_entries {alias}
+         WHERE c.chat_id IS NULL AND {alias}.chat_id IS NULL AND {near} AND {common}
+         ORDER BY {order} LIMIT 1)
+    )"""
+
+
 NEIGHBOURS = f"""
 SELECT c.id, p.id, p.content, p.role, p.message_id, p.created_at,
        n.id, n.content, n.role, n.message_id, n.created_at
 FROM memory_entries c
-LEFT JOIN LATERAL (
-    SELECT {_HIT_COLUMNS} FROM memory_entries p
-    WHERE p.client_id = c.client_id AND p.chat_id = c.chat_id AND p.seq < c.seq AND {_LIVE}
-    ORDER BY p.seq DESC LIMIT 1
-) AS p ON true
-LEFT JOIN LATERAL (
-    SELECT {_HIT_COLUMNS} FROM memory_entries n
-    WHERE n.client_id = c.client_id AND n.chat_id = c.chat_id AND n.seq > c.seq AND {_LIVE}
-    ORDER BY n.seq LIMIT 1
-) AS n ON true
-JOIN unnest(%s::uuid[]) AS wanted(id) ON c.id = wanted.id
-WHERE c.client_id = %s
+LEFT JOIN LATERAL {_next_to("p", before=True)} AS p ON true
+LEFT JOIN LATERAL {_next_to("n", before=False)} AS n ON true
+JOIN unnest(%(ids)s::uuid[]) AS wanted(id) ON c.id = wanted.id
+WHERE c.client_id = %(c)s
 """
 
 RECENT_EPISODES = """

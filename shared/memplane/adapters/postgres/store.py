@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from memplane.adapters.postgres import queries as q
 from memplane.adapters.postgres.connection import Connection, Database
 from memplane.errors import DatabaseError
+from memplane.language import CONFIGURATIONS
 from memplane.model import (
     CleanupCounts,
     Episode,
@@ -30,6 +31,8 @@ from memplane.model import (
     ProfileUpdate,
     Vector,
 )
+
+READINGS = sorted(CONFIGURATIONS)  # every configuration a question's words are read with
 
 
 class PostgresStore:
@@ -143,6 +146,7 @@ class PostgresSession:
                 _vec(c.embedding),
                 c.created_at,
                 c.expires_at,
+                c.lang,
             )
         ]
         by_key = {(c.turn_key, c.chunk_index): c for c in rows}
@@ -195,13 +199,33 @@ class PostgresSession:
         return sorted(hits, key=lambda h: h.score, reverse=True)
 
     def keyword_search(
-        self, client_id: str, text: str, as_of: datetime, limit: int, k1: float, b: float, budget: int
+        self,
+        client_id: str,
+        text: str,
+        as_of: datetime,
+        limit: int,
+        k1: float,
+        b: float,
+        budget: int,
+        language: str = "english",
     ) -> list[Hit]:
-        params = {"t": text, "c": client_id, "as_of": as_of, "k": limit, "k1": k1, "b": b, "budget": budget}
+        params = {
+            "t": text,
+            "c": client_id,
+            "as_of": as_of,
+            "k": limit,
+            "k1": k1,
+            "b": b,
+            "budget": budget,
+            "lang": language,
+            "readings": READINGS,
+        }
         return [_hit(r) for r in self._all(q.KEYWORD_SEARCH, params)]
 
-    def neighbours(self, client_id: str, ids: Sequence[str]) -> dict[str, tuple[Hit | None, Hit | None]]:
-        rows = self._all(q.NEIGHBOURS, (list(ids), client_id))
+    def neighbours(
+        self, client_id: str, ids: Sequence[str], as_of: datetime
+    ) -> dict[str, tuple[Hit | None, Hit | None]]:
+        rows = self._all(q.NEIGHBOURS, {"ids": list(ids), "c": client_id, "as_of": as_of})
         return {str(r[0]): (_neighbour(r[1:6]), _neighbour(r[6:11])) for r in rows}
 
     def recent_episodes(self, client_id: str, as_of: datetime, limit: int) -> list[Episode]:
