@@ -63,6 +63,8 @@ def test_the_migrate_command(new_database: Callable[[str], str], tmp_path: Path)
     first = memplane_cli("migrate", cwd=tmp_path, **env)
     assert first.returncode == 0, first.stderr
     assert "0001_init" in first.stdout
+    assert "pgvector 0.8" in first.stdout  # the wheel's pgvector, and what search makes of it
+    assert "iterative index scans" in first.stdout
     again = memplane_cli("migrate", cwd=tmp_path, **env)
     assert "nothing to apply" in again.stdout
 

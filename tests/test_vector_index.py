@@ -13,8 +13,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 
 from memplane.adapters.hash_embedder import HashEmbedder
+from memplane.adapters.pgvector import PgvectorIndex
+from memplane.adapters.postgres.versions import iterative_scan
 from memplane.wiring import Container
 from tests.conftest import TEST_DIM, client_for
 from tests.test_cleanup import expire_message
@@ -143,3 +146,27 @@ def test_after_cleanup_the_index_holds_exactly_the_live_chunks(
         assert point_ids(c) == live_ids(db)
     assert str(expired[0]) not in search(c, "alice", "My name is Alice and I live in Lisbon.")
     assert db.execute("SELECT count(*) FROM vector_index_deletions").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("version", "iterative"), [("0.7.4", False), ("0.8.0", True), ("0.10.2", True), (None, False)]
+)
+def test_iterative_scans_are_known_by_version(version: str | None, iterative: bool) -> None:
+    assert iterative_scan(version) is iterative
+
+
+def test_without_iterative_scans_search_ranks_a_clients_rows_exactly(
+    client: FlaskClient, container: Container, db: psycopg.Connection[Any]
+) -> None:
+    # pgvector before 0.8 has no hnsw.iterative_scan (naming it is an error): the same answers, found
+    # by ranking the client's rows instead of walking the HNSW graph.
+    post(client, "/writeback", exchange())
+    post(client, "/writeback", BOB)
+    older = PgvectorIndex(container.database, iterative=False)
+    now = datetime.now(UTC)
+    vector = HashEmbedder(TEST_DIM).embed(["Lisbon"])[0]
+    found = older.search("alice", vector, now, now, 10)
+    assert found == container.pgvector.search("alice", vector, now, now, 10)
+    assert {i for i, _ in found} == ids_of(db, "alice")
+    report = client.get("/health").get_json()
+    assert report["vector_index"]["iterative_scan"] is True  # the embedded server's pgvector is 0.8

@@ -136,6 +136,7 @@ def prepare_storage(settings: Settings) -> list[str]:
         settings.embedding_dim,
     )
     done = [f"migrations: {', '.join(m.name for m in applied) or 'nothing to apply'}"]
+    done.append(migrations.pgvector_report(wiring.database_url(settings)))
     index = wiring.separate_index(settings)
     if index is not None:
         try:

@@ -14,12 +14,17 @@ from psycopg import errors as pg_errors
 
 from memplane.adapters.postgres import Database
 from memplane.adapters.postgres import queries as q
+from memplane.adapters.postgres.versions import PGVECTOR_VERSION, iterative_scan
 from memplane.errors import VectorSearchFailed
 from memplane.model import IndexPoint, Vector
 
 # relaxed_order lets pgvector 0.8 keep scanning the HNSW graph until enough rows pass the client
-# filter, instead of returning fewer rows than asked for.
+# filter, instead of returning fewer rows than asked for. Before 0.8 the setting does not exist (and
+# naming it is an error), and a filtered HNSW scan can return too few of one client's rows; there,
+# search leaves the HNSW index aside and ranks the client's rows exactly (a bitmap scan on the
+# client's index, then a sort): always right, slower for clients with very large memories.
 _ITERATIVE_SCAN = "SET LOCAL hnsw.iterative_scan = relaxed_order"
+_EXACT_SCAN = "SET LOCAL enable_indexscan = off"
 
 _SEARCH = """
 SELECT id, 1 - (embedding <=> %(v)s) AS score
@@ -37,9 +42,13 @@ class PgvectorIndex:
     name = "pgvector"
     separate = False
 
-    def __init__(self, db: Database, *, statement_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, db: Database, *, statement_timeout_ms: int = 5000, iterative: bool | None = None
+    ) -> None:
+        """``iterative`` is found from the installed pgvector on first use, unless given."""
         self._db = db
         self._timeout = str(int(statement_timeout_ms))
+        self._iterative = iterative
 
     def warm_up(self) -> None:
         return None
@@ -51,8 +60,11 @@ class PgvectorIndex:
         with self._db.connection() as conn:
             try:
                 with conn.transaction():
+                    if self._iterative is None:
+                        row = conn.execute(PGVECTOR_VERSION).fetchone()
+                        self._iterative = iterative_scan(str(row[0]) if row else None)
                     conn.execute(q.SET_BUDGET, (self._timeout, self._timeout))
-                    conn.execute(_ITERATIVE_SCAN)
+                    conn.execute(_ITERATIVE_SCAN if self._iterative else _EXACT_SCAN)
                     rows = conn.execute(_SEARCH, params).fetchall()
             except (pg_errors.DataException, pg_errors.UndefinedFunction, pg_errors.UndefinedObject) as exc:
                 # A vector of another size than the column's, typically: the embedder changed.

@@ -31,6 +31,8 @@ def health(
     if facts:
         postgres["schema_version"] = int(facts["schema_version"])
         vector["version"] = facts["pgvector"]
+        # Without iterative scans (pgvector < 0.8) search ranks each client's rows exactly instead.
+        vector["iterative_scan"] = facts["iterative_scan"] == "true"
     if index.separate:
         vector = _separate_index(store, index, vector) if postgres["status"] == "ok" else vector
     embedding, _ = _probe(lambda: embedder.embed(["health"]))

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from memplane.adapters.postgres.versions import PGVECTOR_VERSION, iterative_scan
 from memplane.errors import ConfigurationError, DatabaseError
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -103,3 +104,22 @@ def _check_dimension(conn: psycopg.Connection[tuple[Any, ...]], embedding_dim: i
 def _table_exists(conn: psycopg.Connection[tuple[Any, ...]], name: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
     return bool(row and row[0])
+
+
+def pgvector_report(url: str) -> str:
+    """One line on the installed pgvector: its version and how vector search will use it."""
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute(PGVECTOR_VERSION).fetchone()
+    except psycopg.Error as exc:
+        raise DatabaseError(f"could not read the pgvector version: {exc.sqlstate or ''}".strip()) from exc
+    version = str(row[0]) if row else None
+    if version is None:
+        return "pgvector: not installed"
+    if iterative_scan(version):
+        return f"pgvector {version}: iterative index scans (filtered HNSW searches return enough rows)"
+    return (
+        f"pgvector {version}: no iterative index scans (they arrived in 0.8); vector search ranks each "
+        "client's rows exactly instead, which is right but slower for very large memories. "
+        "`ALTER EXTENSION vector UPDATE` where the service offers 0.8 or newer"
+    )

@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from memplane.adapters.postgres import queries as q
 from memplane.adapters.postgres.connection import Connection, Database
+from memplane.adapters.postgres.versions import iterative_scan
 from memplane.errors import DatabaseError
 from memplane.language import CONFIGURATIONS
 from memplane.model import (
@@ -72,7 +73,12 @@ class PostgresStore:
             conn.rollback()
         if row is None or row[0] is None:
             raise DatabaseError("the database has no memplane schema; run `memplane migrate`")
-        return {"schema_version": str(row[0]), "pgvector": str(row[1])}
+        version = str(row[1])
+        return {
+            "schema_version": str(row[0]),
+            "pgvector": version,
+            "iterative_scan": "true" if iterative_scan(version) else "false",
+        }
 
     def vacuum(self) -> None:
         """VACUUM cannot run inside a transaction: borrow a connection and switch it to autocommit."""
