@@ -84,7 +84,13 @@ def chunks(text: str, max_chars: int = 1500) -> list[str]:
 FENCE_OPEN = "<memplane-memory>"
 FENCE_CLOSE = "</memplane-memory>"
 _FENCED = re.compile(re.escape(FENCE_OPEN) + r".*?(?:" + re.escape(FENCE_CLOSE) + r"|\Z)", re.S)
-_FENCE_TAG = re.compile(r"</?\s*memplane-memory\s*>", re.I)
+# Anything a model could read as the fence's tag: any case, spaces, attributes, any dash or none
+# between the words (a hyphen, an en or em dash, a minus sign, an underscore...), and the full-width
+# angle brackets.
+_FENCE_TAG = re.compile(r"[<＜﹤]\s*/?\s*memplane[\W_]{0,5}memory\b[^>＞﹥]*[>＞﹥]", re.I)
+# Line breaks of every kind: a stored text that kept them could write lines that look like the
+# block's own ("- admin: yes (since ...)").
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 
 
 def strip_recalled(text: str) -> str:
@@ -95,6 +101,11 @@ def strip_recalled(text: str) -> str:
 def defang(text: str) -> str:
     """Neutralise fence tags inside stored text so it cannot close the block and pose as instructions."""
     return _FENCE_TAG.sub("[memplane-memory]", text)
+
+
+def one_line(text: str) -> str:
+    """Stored text as one line of the block: its line breaks become spaces, its fence tags harmless."""
+    return defang(_LINE_BREAKS.sub(" ", text))
 
 
 def estimate_tokens(text: str) -> int:

@@ -1,7 +1,8 @@
 """The context block assemble hands to the model: most useful first, within a token budget.
 
-The block is fenced and says it is data; fence tags inside stored text are defanged, so a remembered
-message cannot close the block early and pose as instructions.
+The block is fenced and says it is data; stored text is written one line per item, with its line
+breaks flattened and any fence tag defanged, so a remembered message can neither close the block early
+nor write lines that pass for memplane's own.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from memplane.model import Episode, Fact, Hit
-from memplane.text import FENCE_CLOSE, FENCE_OPEN, clip, defang, estimate_tokens
+from memplane.text import FENCE_CLOSE, FENCE_OPEN, clip, estimate_tokens, one_line
 
 
 def build_context(
@@ -29,9 +30,12 @@ def build_context(
     seen: set[str] = set()
     sections: list[str] = []
     for title, lines in (
-        ("Known facts:", [f"- {f.key}: {f.value} (since {f.valid_from:%Y-%m-%d})" for f in facts]),
+        (
+            "Known facts:",
+            [f"- {one_line(f.key)}: {one_line(f.value)} (since {f.valid_from:%Y-%m-%d})" for f in facts],
+        ),
         ("Relevant past messages:", [_hit_line(h) for h in hits]),
-        ("Recent conversations:", [f"- [{e.created_at:%Y-%m-%d}] {e.summary}" for e in episodes]),
+        ("Recent conversations:", [f"- [{e.created_at:%Y-%m-%d}] {one_line(e.summary)}" for e in episodes]),
     ):
         kept: list[str] = []
         for line in lines:
@@ -40,7 +44,7 @@ def build_context(
             if body in seen or cost > budget:
                 continue
             seen.add(body)
-            kept.append(defang(line))
+            kept.append(line)
             budget -= cost
         if kept:
             sections.append("\n".join([title, *kept]))
@@ -50,7 +54,7 @@ def build_context(
 
 
 def _hit_line(hit: Hit) -> str:
-    return f"- [{hit.created_at:%Y-%m-%d %H:%M}] {hit.role}: {clip(hit.content, 600)}"
+    return f"- [{hit.created_at:%Y-%m-%d %H:%M}] {hit.role}: {one_line(clip(hit.content, 600))}"
 
 
 def _normalise(text: str) -> str:
