@@ -23,16 +23,54 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2
 
 
 class _In(BaseModel):
-    # Unknown fields are ignored so that newer callers (and platforms that add their own keys to the
-    # event) keep working; every known field is validated strictly.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # An unknown field is refused, naming it: a misspelt "clientid" must not pass as a missing one.
+    # (The platform's own keys are removed from the event before validation.) Every string must be
+    # storable: Postgres text holds no NUL character, and UTF-8 has no unpaired surrogates (which
+    # JSON's \ud800 escapes can smuggle in).
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        _check_storable(value)
+        return value
+
+
+def _check_storable(value: Any, depth: int = 0) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL character (\\u0000), which cannot be stored; remove it")
+        if _SURROGATE.search(value):
+            raise ValueError("contains an unpaired UTF-16 surrogate, which is not text; send valid Unicode")
+    elif isinstance(value, (list, tuple)) and depth < 20:
+        for item in value:
+            _check_storable(item, depth + 1)
+    elif isinstance(value, dict) and depth < 20:
+        for key, item in value.items():
+            _check_storable(key, depth + 1)
+            _check_storable(item, depth + 1)
+    elif isinstance(value, BaseModel):
+        pass  # validated as it was built
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
-    """A timestamp without a zone is taken as UTC, which is what Open WebUI and most clients mean."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+    """A timestamp without a zone is taken as UTC, which is what Open WebUI and most clients mean.
+    Years outside 1900-2200 are refused: no chat happened then, and date arithmetic near the ends of
+    the calendar overflows."""
+    if value is None:
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if not _EARLIEST <= value <= _LATEST:
+        raise ValueError("must be between 1900 and 2200")
     return value
+
+
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class ProfileIn(_In):
@@ -50,6 +88,9 @@ def profile_update(profile: ProfileIn | None) -> ProfileUpdate:
 
 
 class MessageIn(_In):
+    # Chat histories carry keys of their own (name, timestamp, tool calls...): only these are read.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
     role: Literal["user", "assistant", "system", "tool"]
     content: str | list[dict[str, Any]]
     id: ShortText | None = None

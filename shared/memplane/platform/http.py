@@ -155,6 +155,10 @@ def _parse(body: bytes | dict[str, Any] | None) -> dict[str, Any]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise errors.InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise errors.InvalidRequest(
+            "the body nests too deeply; memplane's requests are flat objects"
+        ) from exc
     if not isinstance(payload, dict):
         raise errors.InvalidRequest("the body must be a JSON object")
     return payload
