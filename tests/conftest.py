@@ -92,6 +92,9 @@ def make_settings(db_url: str, **overrides: Any) -> Settings:
         "extractor": "rules",
         "embedding_dim": TEST_DIM,
         "api_token": None,
+        # Stored DigitalOcean web events reach these containers without a token; the refusal of an
+        # unprotected deployment is tested on its own (test_entrypoints).
+        "allow_unauthenticated": True,
         "openai_api_key": None,
         "openai_base_url": None,
         "db_connect_timeout_s": 2.0,

@@ -140,6 +140,7 @@ def test_the_bundled_function_runs_on_its_vendored_library(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("MEMPLANE_EMBEDDING_DIM", str(TEST_DIM))
+    monkeypatch.setenv("MEMPLANE_API_TOKEN", "tok-bundle")
     monkeypatch.syspath_prepend(str(function_dir))
     saved = {k: v for k, v in sys.modules.items() if k == "memplane" or k.startswith("memplane.")}
     for k in saved:
@@ -151,7 +152,9 @@ def test_the_bundled_function_runs_on_its_vendored_library(
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         assert sys.modules["memplane"].__file__.startswith(str(function_dir))
-        reply = module.main(load_event("writeback_web_raw.json"), Context())
+        event = load_event("writeback_web_raw.json")
+        event["http"]["headers"]["authorization"] = "Bearer tok-bundle"
+        reply = module.main(event, Context())
         assert reply["statusCode"] == 200, reply
     finally:
         for k in [k for k in sys.modules if k == "memplane" or k.startswith("memplane.")]:

@@ -31,6 +31,8 @@ def environment(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("MEMPLANE_EMBEDDING_DIM", str(TEST_DIM))
+    # These tests are about the events; the refusal of an unprotected deployment has its own below.
+    monkeypatch.setenv("MEMPLANE_ALLOW_UNAUTHENTICATED", "true")
     wiring.reset()
     yield
     wiring.reset()
@@ -120,6 +122,42 @@ def test_digitalocean_forget_over_the_web_needs_the_token_and_the_trigger_still_
     nightly = load_main("cleanup")(load_event("cleanup_scheduled.json"), Context())
     assert nightly["statusCode"] == 200
     assert "deleted_entries" in nightly["body"]
+
+
+def test_a_deployment_without_a_token_refuses_the_web_unless_told_otherwise(
+    environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEMPLANE_ALLOW_UNAUTHENTICATED")
+    wiring.reset()
+    refused = load_main("assemble")(load_event("assemble_web.json"), Context())
+    assert refused["statusCode"] == 503
+    assert refused["body"]["error"]["code"] == "configuration_error"
+    assert "MEMPLANE_API_TOKEN" in refused["body"]["error"]["message"]
+    health = load_main("assemble")(load_event("health_web.json"), Context())
+    assert health["statusCode"] == 503  # a monitor sees the function is not serving
+    assert health["body"]["auth"] == "refusing web calls: MEMPLANE_API_TOKEN is not set"
+    # The nightly trigger is the platform itself, not the web: it still runs.
+    assert load_main("cleanup")(load_event("cleanup_scheduled.json"), Context())["statusCode"] == 200
+
+    monkeypatch.setenv("MEMPLANE_ALLOW_UNAUTHENTICATED", "true")
+    wiring.reset()
+    event = load_event("assemble_web.json", profile={"full_name": "Dana"})
+    assert load_main("assemble")(event, Context())["statusCode"] == 200
+    health = load_main("assemble")(load_event("health_web.json"), Context())
+    assert health["body"]["auth"].startswith("disabled by MEMPLANE_ALLOW_UNAUTHENTICATED")
+
+
+def test_two_tokens_are_accepted_while_one_replaces_the_other(
+    environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMPLANE_API_TOKEN", "tok-new,tok-old")
+    wiring.reset()
+    for token, status in (("tok-new", 200), ("tok-old", 200), ("tok-other", 401), ("tok-new,tok-old", 401)):
+        event = load_event("assemble_web.json", profile={"full_name": "Dana"})
+        event["http"]["headers"]["authorization"] = f"Bearer {token}"
+        assert load_main("assemble")(event, Context())["statusCode"] == status, token
+    health = load_main("assemble")(load_event("health_web.json"), Context())
+    assert health["body"]["auth"] == "bearer token (2 accepted while rotating)"
 
 
 def test_digitalocean_older_event_shape_is_still_a_web_call(

@@ -21,13 +21,14 @@ from tests.openai_stub import OpenAIStub
 from tests.test_memory import exchange, post
 
 
-def openai_container(build: Callable[..., Container], stub: OpenAIStub) -> Container:
+def openai_container(build: Callable[..., Container], stub: OpenAIStub, **settings: Any) -> Container:
     return build(
         embedder="openai",
         extractor="openai",
         openai_base_url=stub.base_url,
         openai_api_key="sk-test-key",
         embedding_model="text-embedding-3-small",
+        **settings,
     )
 
 
@@ -194,8 +195,29 @@ def test_health_probes_each_dependency(
     assert online["embedder"]["latency_ms"] > 0
     assert "sk-test-key" not in json.dumps(online)
 
-    # A failing embedder shows on the page a monitor polls, but memplane still serves: 200.
+    # A failing embedder shows on the page a monitor polls, but memplane still serves: 200. (A new
+    # container: a report is reused for a few seconds.)
     openai_stub.behaviour.embedding_status = 500
-    degraded = online_client.get("/health")
+    degraded = client_for(openai_container(build_container, openai_stub)).get("/health")
     assert degraded.status_code == 200
     assert degraded.get_json()["embedder"]["code"] == "embeddings_failed"
+
+
+def test_a_monitors_poll_costs_no_embedding_and_reports_are_reused(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub
+) -> None:
+    client = client_for(openai_container(build_container, openai_stub, api_token="tok-1"))
+
+    def embeddings() -> int:
+        return sum(path == "/v1/embeddings" for path, _ in openai_stub.behaviour.requests)
+
+    polled = client.get("/health").get_json()
+    assert polled["embedder"]["status"] == "not probed"  # no paid call for an anonymous poll
+    assert polled["status"] == "ok"
+    assert embeddings() == 0
+    deep = client.get("/health", headers={"Authorization": "Bearer tok-1"}).get_json()
+    assert deep["embedder"]["status"] == "ok"  # the operator's deeper check
+    assert embeddings() == 1
+    for _ in range(5):
+        client.get("/health", headers={"Authorization": "Bearer tok-1"})
+    assert embeddings() == 1  # reused for a few seconds, however often it is polled

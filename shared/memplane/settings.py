@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    # One token, or two separated by a comma while rotating ("new,old"): both are accepted.
     api_token: SecretStr | None = Field(None, validation_alias="MEMPLANE_API_TOKEN")
+    # On the platform a function without a token refuses web calls; this is the explicit way out.
+    allow_unauthenticated: bool = Field(False, validation_alias="MEMPLANE_ALLOW_UNAUTHENTICATED")
 
     embedder: Literal["auto", "openai", "hash"] = Field("auto", validation_alias="MEMPLANE_EMBEDDER")
     extractor: Literal["auto", "openai", "rules"] = Field("auto", validation_alias="MEMPLANE_EXTRACTOR")
@@ -121,6 +124,13 @@ class Settings(BaseSettings):
         if self.extractor == "openai" and not self._openai_configured:
             raise ValueError("MEMPLANE_EXTRACTOR=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
         return self
+
+    @property
+    def api_tokens(self) -> list[bytes]:
+        """The accepted bearer tokens: one, or two during a rotation."""
+        if self.api_token is None:
+            return []
+        return [t.strip().encode() for t in self.api_token.get_secret_value().split(",") if t.strip()]
 
     @property
     def _openai_configured(self) -> bool:

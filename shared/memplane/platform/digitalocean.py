@@ -44,8 +44,8 @@ def to_request(event: dict[str, Any], context: Any) -> HttpRequest:
     headers = {str(k).lower(): str(v) for k, v in (web.get("headers") or {}).items()}
     method = str(web.get("method") or "POST").upper()
     if "body" in web:  # `web: raw`: the body as sent, which lets us report malformed JSON precisely
-        return HttpRequest(method, headers, _raw_body(web), request_id)
-    return HttpRequest(method, headers, _merged_body(event), request_id)
+        return HttpRequest(method, headers, _raw_body(web), request_id, public=True)
+    return HttpRequest(method, headers, _merged_body(event), request_id, public=True)
 
 
 def _legacy_web(event: dict[str, Any]) -> dict[str, Any] | None:

@@ -60,6 +60,7 @@ class HttpRequest:
     body: bytes | dict[str, Any] | None
     request_id: str
     trusted: bool = False  # invoked by the platform itself (a scheduled trigger), not over the web
+    public: bool = False  # reached from the internet through the platform (a DigitalOcean web call)
     oversized: bool = False  # the adapter saw a body over MAX_BODY_BYTES and did not read it all
 
 
@@ -105,15 +106,15 @@ def _serve(
         if request.method not in ("GET", "HEAD"):
             raise errors.MethodNotAllowed("use GET /health")
         c = container()
-        ok, report = health(
-            store=c.store,
-            embedder=c.embedder,
-            extractor=c.extractor,
-            index=c.index,
-            auth_enabled=c.settings.api_token is not None,
-            secrets=c.settings.secrets_source,
-        )
-        return HttpResponse(200 if ok else 503, report)
+        serving, auth = _auth_state(c, request)
+        # A monitor's poll is cheap: the embedder (a paid call) is probed only for an authenticated
+        # caller (or locally without a token), and a report is reused for a few seconds.
+        deep = _authenticated(c, request) if c.settings.api_tokens else not request.public
+        ok, report = _cached_health(c, deep)
+        report = {**report, "auth": auth}
+        if not serving:
+            report["status"] = "error"
+        return HttpResponse(200 if ok and serving else 503, report)
     route = FUNCTIONS.get(function)
     if route is None:
         raise errors.RouteNotFound(
@@ -135,15 +136,63 @@ def _serve(
 
 
 def _authorize(c: Container, request: HttpRequest) -> None:
-    token = c.settings.api_token
-    if token is None or request.trusted:
+    if request.trusted:
         return
-    sent = request.headers.get("authorization", "")
-    scheme, _, value = sent.partition(" ")
-    expected = token.get_secret_value().encode()
-    # compare_digest takes the same time wherever the first differing byte is.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), expected):
+    if not c.settings.api_tokens:
+        if request.public and not c.settings.allow_unauthenticated:
+            raise errors.ConfigurationError(_UNPROTECTED)
+        return
+    if not _authenticated(c, request):
         raise errors.Unauthorized("send the header 'Authorization: Bearer <MEMPLANE_API_TOKEN>'")
+
+
+_UNPROTECTED = (
+    "MEMPLANE_API_TOKEN is not set, so this function refuses calls from the web: set it (or set "
+    "MEMPLANE_ALLOW_UNAUTHENTICATED=true to let anyone with the URL read and write memory)"
+)
+
+
+def _authenticated(c: Container, request: HttpRequest) -> bool:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    sent = value.strip().encode()
+    # compare_digest takes the same time wherever the first differing byte is; every token is compared.
+    matches = [hmac.compare_digest(sent, token) for token in c.settings.api_tokens]
+    return scheme.lower() == "bearer" and any(matches)
+
+
+def _auth_state(c: Container, request: HttpRequest) -> tuple[bool, str]:
+    """(serving, what /health says about auth): what is true for this deployment."""
+    tokens = c.settings.api_tokens
+    if len(tokens) > 1:
+        return True, f"bearer token ({len(tokens)} accepted while rotating)"
+    if tokens:
+        return True, "bearer token"
+    if not request.public:
+        return True, "disabled (no MEMPLANE_API_TOKEN; memplane serve binds to loopback only)"
+    if c.settings.allow_unauthenticated:
+        return True, "disabled by MEMPLANE_ALLOW_UNAUTHENTICATED: anyone with the URL can call"
+    return False, "refusing web calls: MEMPLANE_API_TOKEN is not set"
+
+
+HEALTH_TTL_S = 10.0
+_health_reports: dict[tuple[int, bool], tuple[float, bool, dict[str, Any]]] = {}
+
+
+def _cached_health(c: Container, deep: bool) -> tuple[bool, dict[str, Any]]:
+    key = (id(c), deep)
+    cached = _health_reports.get(key)
+    if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+        return cached[1], cached[2]
+    ok, report = health(
+        store=c.store,
+        embedder=c.embedder,
+        extractor=c.extractor,
+        index=c.index,
+        secrets=c.settings.secrets_source,
+        probe_embedder=deep,
+    )
+    _health_reports[key] = (time.monotonic(), ok, report)
+    return ok, report
 
 
 def _parse(body: bytes | dict[str, Any] | None) -> dict[str, Any]:

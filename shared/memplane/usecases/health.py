@@ -1,8 +1,9 @@
 """Health: what an uptime monitor polls. Unhealthy (503) only when memplane cannot serve at all.
 
 Each dependency reports a status and the latency of a real call: Postgres and the vector index by a
-query, the embedder by embedding one word. The extractor is not probed (an LLM call per poll would
-cost money and seconds); it is reported as configured.
+query, the embedder by embedding one word when asked to (a paid call: the HTTP layer asks only for an
+authenticated caller). The extractor is not probed (an LLM call per poll would cost money and
+seconds); it is reported as configured.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ def health(
     embedder: Embedder,
     extractor: Extractor,
     index: VectorIndex,
-    auth_enabled: bool,
     secrets: str,
+    probe_embedder: bool = True,
 ) -> tuple[bool, dict[str, Any]]:
     """Return (healthy, report). Postgres down or not migrated is unhealthy; a failing model or index
     is not (pgvector answers for the index)."""
@@ -35,9 +36,15 @@ def health(
         vector["iterative_scan"] = facts["iterative_scan"] == "true"
     if index.separate:
         vector = _separate_index(store, index, vector) if postgres["status"] == "ok" else vector
-    embedding, _ = _probe(lambda: embedder.embed(["health"]))
+    if probe_embedder:
+        embedding, _ = _probe(lambda: embedder.embed(["health"]))
+    else:
+        embedding = {
+            "status": "not probed",
+            "note": "an embedding costs money: send the bearer token to probe it",
+        }
     embedding["name"] = embedder.name
-    if embedder.offline and embedding["status"] == "ok":
+    if embedder.offline and embedding["status"] in ("ok", "not probed"):
         embedding["status"] = "fallback"
         embedding["note"] = "offline hashing embedder; configure OPENAI_API_KEY for semantic memory"
     report = {
@@ -51,7 +58,6 @@ def health(
             "status": "cached" if secrets == "cached" else "ok",
             "source": "infisical" if secrets == "cached" else secrets,
         },
-        "auth": "bearer token" if auth_enabled else "disabled (loopback only)",
     }
     return postgres["status"] == "ok", report
 
