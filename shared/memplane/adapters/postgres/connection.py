@@ -6,6 +6,7 @@ so the pool validates a connection when it is handed out instead of trusting it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from threading import Lock
@@ -58,18 +59,34 @@ class Database:
         )
         self._opened = False
         self._lock = Lock()
+        self._breaker = Breaker()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        """Yield a checked connection; translate driver errors raised inside the block to ours."""
+        """Yield a checked connection; translate driver errors raised inside the block to ours.
+
+        Once the database has been found unreachable, callers are answered at once for a second
+        rather than each waiting out the connect timeout, which is longer than a function's patience;
+        then one caller at a time tries again, briefly (see ``Breaker``).
+        """
         self._ensure_open()
+        timeout = self._breaker.admit()
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(timeout=timeout) as conn:
+                self._breaker.succeeded()
                 yield conn
         except PoolTimeout as exc:
+            self._breaker.failed()
             raise DatabaseError("the database is unreachable; check DATABASE_URL") from exc
         except psycopg.Error as exc:
+            if _lost(exc):
+                self._breaker.failed()
             raise translate(exc) from exc
+
+    def stats(self) -> dict[str, int]:
+        """The pool's counters (connections held, idle, callers waiting): for health and tests."""
+        stats = self._pool.get_stats()
+        return {k: int(stats.get(k, 0)) for k in ("pool_size", "pool_available", "requests_waiting")}
 
     def close(self) -> None:
         with self._lock:
@@ -82,6 +99,51 @@ class Database:
             if not self._opened:
                 self._pool.open(wait=False)
                 self._opened = True
+
+
+class Breaker:
+    """A short circuit breaker on reaching the database.
+
+    Closed: every caller connects normally. After a failure to reach the database it opens: callers
+    get ``DatabaseError`` at once, and every ``open_s`` one of them is let through to try, waiting at
+    most ``probe_timeout_s``; the first success closes it again.
+    """
+
+    def __init__(self, open_s: float = 1.0, probe_timeout_s: float = 0.8) -> None:
+        self.open_s = open_s
+        self.probe_timeout_s = probe_timeout_s
+        self._down = False
+        self._next_try = 0.0
+        self._lock = Lock()
+
+    def admit(self) -> float | None:
+        """The time this caller may wait for a connection (None: the pool's own), or raise."""
+        with self._lock:
+            if not self._down:
+                return None
+            now = time.monotonic()
+            if now < self._next_try:
+                raise DatabaseError("the database was unreachable a moment ago; retry shortly")
+            self._next_try = now + self.open_s
+            return self.probe_timeout_s
+
+    def failed(self) -> None:
+        with self._lock:
+            self._down = True
+            self._next_try = time.monotonic() + self.open_s
+
+    def succeeded(self) -> None:
+        if self._down:
+            with self._lock:
+                self._down = False
+
+
+def _lost(exc: psycopg.Error) -> bool:
+    """The connection or the server went away (not a query's own failure)."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def _configure(conn: Connection) -> None:
