@@ -51,3 +51,18 @@ def test_bench_scale_seeds_measures_and_reports(tmp_path: Path) -> None:
     assert figures["concurrent"]["errors"] == 0
     assert figures["cleanup"]["deleted"] == figures["cleanup"]["expired"] >= 300
     assert figures["cold_start"]["first_response_ms"] > figures["cold_start"]["import_ms"] > 0
+
+
+def test_load_runs_memplane_serve_under_concurrent_callers(tmp_path: Path) -> None:
+    out = tmp_path / "load.json"
+    done = memplane_cli(
+        "bench", "--load", "--seconds", "3", "--callers", "8", "--out", str(out), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    assert figures["errors"] == 0
+    assert figures["requests"] > 50
+    assert figures["assemble_ms"]["p95"] > 0
+    assert figures["writeback_ms"]["p95"] > 0
+    assert figures["server_rss_kb"]["last"] > 0  # the server's memory was sampled
+    assert "server memory (RSS)" in done.stdout

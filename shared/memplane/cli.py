@@ -71,13 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument(
         "--scale", action="store_true", help="latency as one client's memory grows (COPY-seeded)"
     )
+    bench.add_argument(
+        "--load", action="store_true", help="memplane serve under many concurrent callers (memory, errors)"
+    )
+    bench.add_argument("--callers", type=int, default=32, help="--load: concurrent callers")
     bench.add_argument("--data", type=Path, help="--scale: LoCoMo-format conversations for the text")
     bench.add_argument("--points", default="10000,100000", help="--scale: heavy-client sizes")
     bench.add_argument("--million", action="store_true", help="--scale: add the 1,000,000-chunk point")
     bench.add_argument("--dims", default="384,1536", help="--scale: embedding sizes")
     bench.add_argument("--backends", default="pgvector,qdrant", help="--scale: vector backends")
     bench.add_argument(
-        "--seconds", type=float, default=10.0, help="--scale: 16 concurrent callers for this long"
+        "--seconds", type=float, help="--scale: 16 concurrent callers this long (10); --load: this long (60)"
     )
     bench.add_argument(
         "--mem0", action="store_true", help="--scale: mem0 beside memplane (pip install -e '.[bench]')"
@@ -275,9 +279,24 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.scale:
         return run_scale(args)
+    if args.load:
+        return run_load(args)
     token = args.token or (settings.api_token.get_secret_value() if settings.api_token else None)
     benchmark(settings, args.url, args.out, token, args.clients, args.exchanges, args.queries)
     return 0
+
+
+def run_load(args: argparse.Namespace) -> int:
+    import json
+
+    from memplane.evaluation import load
+
+    figures = load.run(seconds=args.seconds or 60.0, callers=args.callers)
+    print(load.table(figures))
+    if args.out is not None:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {args.out}")
+    return 1 if figures["errors"] else 0
 
 
 def run_scale(args: argparse.Namespace) -> int:
@@ -295,7 +314,7 @@ def run_scale(args: argparse.Namespace) -> int:
         dims=tuple(int(d) for d in args.dims.split(",")),
         backends=tuple(args.backends.split(",")),
         queries=args.queries,
-        seconds=args.seconds,
+        seconds=args.seconds or 10.0,
         mem0=args.mem0,
         mem0_queries=args.mem0_queries,
     )

@@ -10,15 +10,11 @@ questions and one local embeddings endpoint, and are timed in the same run.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,7 +97,7 @@ def _measure(
     heavy = scale_data.HEAVY
     median_client, median_size = _median_tail(clients)
     figures: dict[str, Any] = {"cold_start": coldstart.sample(env, heavy)}
-    with _served(env) as post:
+    with scale_measure.served(env) as (post, _):
         figures["assemble_heavy"] = scale_measure.assembles(post, heavy, questions)
         figures["assemble_median_client"] = scale_measure.assembles(post, median_client, questions[:100])
         figures["median_client_chunks"] = median_size
@@ -142,7 +138,7 @@ def _versus_mem0(
         }
         env = _env(url, folder, dim, {**semantic, "MEMPLANE_EMBEDDING_MODEL": "hash"})
         figures: dict[str, Any] = {}
-        with _served(env) as post:
+        with scale_measure.served(env) as (post, _):
             for who in (scale_data.HEAVY, _median_tail(clients)[0]):
                 ours = scale_measure.assembles(post, who, questions, embedding=True)
                 theirs = mem0_side.searches(m, who, questions)
@@ -189,35 +185,6 @@ def _env(url: str, folder: Path, dim: int, extra: dict[str, str]) -> dict[str, s
 
 def _cli(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "-m", "memplane.cli", *args], env=env, check=True)  # noqa: S603
-
-
-@contextmanager
-def _served(env: dict[str, str]) -> Iterator[scale_measure.Post]:
-    """`memplane serve` in its own process, so that the callers' threads do not share its GIL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and command
-        [sys.executable, "-m", "memplane.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:  # noqa: S310 - loopback
-                    # A cold Qdrant client loads in the background: measure the warm service.
-                    if json.loads(r.read())["vector_index"]["status"] != "starting":
-                        break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        yield scale_measure.KeepAlivePoster(port)
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 def table(results: list[dict[str, Any]]) -> str:

@@ -9,10 +9,15 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from memplane.evaluation.scale_data import ChatText
@@ -130,3 +135,33 @@ def cleanup(post: Post, expire: Callable[[], int]) -> dict[str, Any]:
         "server_ms": float(reply["execution_time_ms"]),
         "http_ms": round((time.perf_counter() - started) * 1000, 1),
     }
+
+
+@contextmanager
+def served(env: dict[str, str]) -> Iterator[tuple[Post, subprocess.Popen[bytes]]]:
+    """`memplane serve` in its own process, so that the callers' threads do not share its GIL; the
+    poster and the process (for its memory)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and command
+        [sys.executable, "-m", "memplane.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:  # noqa: S310 - loopback
+                    # A cold Qdrant client loads in the background: measure the warm service.
+                    if json.loads(r.read())["vector_index"]["status"] != "starting":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        yield KeepAlivePoster(port), server
+    finally:
+        server.terminate()
+        server.wait(30)
