@@ -77,11 +77,19 @@ def apply(url: str, directory: Path, embedding_dim: int) -> list[Migration]:
                         "INSERT INTO memplane_migrations (version, name) VALUES (%s, %s)",
                         (migration.version, migration.name),
                     )
+            if todo:
+                # A migration that rewrites rows (0007 rebuilds the keyword postings) leaves the
+                # visibility map unset: until a vacuum, keyword search's index-only scans visit the
+                # table for every posting (p95 15 ms instead of 9 at 100,000 chunks). Vacuum now rather
+                # than wait for autovacuum or the nightly cleanup.
+                for table in _VACUUMED_AFTER_MIGRATING:
+                    conn.execute(f"VACUUM (ANALYZE) {table}")
             return todo
     except psycopg.Error as exc:
         raise DatabaseError(f"migration failed: {exc.sqlstate or ''} {redact(str(exc))}".strip()) from exc
 
 
+_VACUUMED_AFTER_MIGRATING = ("memory_entries", "memory_postings", "client_term_stats", "client_doc_stats")
 _PASSWORDS = re.compile(r"(://[^:/@\s]*:)[^@\s]+@|(password\s*=\s*)\S+", re.I)
 
 
