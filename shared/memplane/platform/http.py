@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -175,13 +176,15 @@ def _auth_state(c: Container, request: HttpRequest) -> tuple[bool, str]:
 
 
 HEALTH_TTL_S = 10.0
-_health_reports: dict[tuple[int, bool], tuple[float, bool, dict[str, Any]]] = {}
+# Keyed by the container's id, and checked against a weak reference to it: an id can be reused by a
+# later container once the first is gone, and its report must not be.
+_health_reports: dict[tuple[int, bool], tuple[float, bool, dict[str, Any], weakref.ref[Container]]] = {}
 
 
 def _cached_health(c: Container, deep: bool) -> tuple[bool, dict[str, Any]]:
     key = (id(c), deep)
     cached = _health_reports.get(key)
-    if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+    if cached is not None and cached[3]() is c and time.monotonic() - cached[0] < HEALTH_TTL_S:
         return cached[1], cached[2]
     ok, report = health(
         store=c.store,
@@ -191,7 +194,7 @@ def _cached_health(c: Container, deep: bool) -> tuple[bool, dict[str, Any]]:
         secrets=c.settings.secrets_source,
         probe_embedder=deep,
     )
-    _health_reports[key] = (time.monotonic(), ok, report)
+    _health_reports[key] = (time.monotonic(), ok, report, weakref.ref(c))
     return ok, report
 
 
