@@ -79,6 +79,44 @@ def test_a_reply_that_does_not_validate_is_reported_not_silently_empty(
     assert "Lisbon" in summary[0]
 
 
+@pytest.mark.parametrize("failure", ["status 500", "not JSON", "JSON of another shape"])
+def test_facts_the_llm_failed_to_give_are_extracted_by_the_next_cleanup(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub, failure: str
+) -> None:
+    b = openai_stub.behaviour
+    if failure == "status 500":
+        b.chat_status = 500
+    else:
+        b.chat_content = "I think she lives in Lisbon." if failure == "not JSON" else '{"facts": "Lisbon"}'
+    client = client_for(openai_container(build_container, openai_stub))
+    _, written = post(client, "/writeback", exchange())
+    assert written["degraded"] == ["extraction"]
+    assert written["chunks_written"] == 2
+    _, memory = post(client, "/assemble", {"client_id": "alice", "query": "Where do I live?"})
+    assert memory["facts"] == []
+    assert memory["recent_episodes"]  # the exchange and its episode are kept
+
+    _, still_down = post(client, "/cleanup", {})  # the LLM is still failing: nothing lost, tried again later
+    assert (still_down["facts_extracted"], still_down["degraded"]) == (0, ["extraction"])
+
+    b.chat_status = 200
+    b.chat_content = json.dumps(
+        {
+            "facts": [{"key": "city", "value": "Lisbon", "confidence": 0.9}],
+            "summary": "Alice lives in Lisbon.",
+        }
+    )
+    _, cleaned = post(client, "/cleanup", {})
+    assert cleaned["facts_extracted"] == 1
+    assert cleaned["degraded"] == []
+    prompt = next(m["content"] for m in b.requests[-1][1]["messages"] if m["role"] == "user")
+    assert "My name is Alice and I live in Lisbon." in prompt  # the stored messages, sent again
+    _, memory = post(client, "/assemble", {"client_id": "alice", "query": "Where do I live?"})
+    assert [(f["key"], f["value"]) for f in memory["facts"]] == [("location", "Lisbon")]
+    _, again = post(client, "/cleanup", {})
+    assert again["facts_extracted"] == 0  # owed once, extracted once
+
+
 def test_embedder_down_stores_anyway_and_cleanup_fills_vectors_in(
     build_container: Callable[..., Container], openai_stub: OpenAIStub, db: psycopg.Connection[Any]
 ) -> None:

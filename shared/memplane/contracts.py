@@ -259,6 +259,8 @@ class CleanupResponse(_Out):
     deleted_state: int
     archived_episodes: int
     embeddings_backfilled: int
+    # Exchanges stored while the LLM failed whose facts were extracted now.
+    facts_extracted: int = 0
     # A separate vector index (Qdrant): points written and deleted to match Postgres, and chunks still
     # waiting to be indexed (the index was down, or the time budget ran out). Zero with pgvector.
     index_upserted: int = 0

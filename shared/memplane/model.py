@@ -121,6 +121,17 @@ class NewEpisode:
     embedding: Vector | None
     message_ids: tuple[str, ...]
     created_at: datetime
+    extraction_owed: tuple[str, ...] = ()  # turn keys whose facts the LLM failed to give; retried
+
+
+@dataclass(frozen=True)
+class OwedExtraction:
+    """An episode whose extraction failed when it was written, with its messages to try again."""
+
+    episode_id: str
+    client_id: str
+    created_at: datetime
+    turns: list[Turn]
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,9 @@ class Policy:
     text_language: str = "auto"  # see memplane/language.py
     context_token_budget: int = 1200
     backfill_batch: int = 256
+    # Exchanges whose facts the LLM failed to give: how many cleanup retries a run, and how often.
+    extraction_retry_batch: int = 20
+    extraction_attempts: int = 3
     # Cleanup deletes a night's expired memory in one statement (100,000 chunks take ~3 s here): it
     # gets more than a request's budget, well inside the function's 90 s limit.
     cleanup_statement_timeout_ms: int = 30_000

@@ -20,6 +20,7 @@ from memplane.model import (
     IndexPoint,
     NewChunk,
     NewEpisode,
+    OwedExtraction,
     Profile,
     ProfileUpdate,
     Turn,
@@ -124,6 +125,14 @@ class StoreSession(Protocol):
         self, client_id: str, section: str, after: str | None, limit: int
     ) -> list[tuple[str, dict[str, Any]]]:
         """Up to ``limit`` records of one export section after position ``after``, with positions."""
+        ...
+
+    def owed_extractions(self, limit: int) -> list[OwedExtraction]:
+        """Episodes whose facts are still owed (the LLM failed at the time), oldest first."""
+        ...
+
+    def extraction_settled(self, episode_id: str, succeeded: bool, max_attempts: int) -> None:
+        """Record a retry: done, or one more failed attempt (given up after ``max_attempts``)."""
         ...
 
     def end_fact(self, client_id: str, key: str, at: datetime) -> bool:

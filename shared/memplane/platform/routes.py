@@ -59,4 +59,6 @@ def _cleanup(r: CleanupRequest, c: Container, now: datetime) -> BaseModel:
         return forget(r.forget, store=c.store, index=c.index, policy=c.policy)
     if r.export is not None:
         return export(r.export, store=c.store)
-    return cleanup(r, store=c.store, embedder=c.embedder, index=c.index, policy=c.policy, now=now)
+    return cleanup(
+        r, store=c.store, embedder=c.embedder, extractor=c.extractor, index=c.index, policy=c.policy, now=now
+    )

@@ -12,10 +12,11 @@ import time
 from datetime import datetime
 
 from memplane.contracts import CleanupRequest, CleanupResponse
-from memplane.errors import EmbeddingsFailed, VectorIndexFailed
+from memplane.errors import EmbeddingsFailed, ExtractionFailed, VectorIndexFailed
 from memplane.model import Policy
-from memplane.ports import Embedder, MemoryStore, VectorIndex
+from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
+from memplane.usecases.facts import normalised, record_facts
 from memplane.usecases.indexing import SyncCounts, sync
 
 # The platform stops cleanup at 90 s and its SLA is 30 s: index work gets what is left of 20 s.
@@ -27,6 +28,7 @@ def cleanup(
     *,
     store: MemoryStore,
     embedder: Embedder,
+    extractor: Extractor,
     index: VectorIndex,
     policy: Policy,
     now: datetime,
@@ -38,6 +40,7 @@ def cleanup(
             now, now - policy.episode_archive_after, _ledger_before(policy, now), now - policy.audit_retention
         )
     backfilled = _backfill(store, embedder, policy.backfill_batch, notes)
+    extracted = _retry_extractions(store, extractor, policy, notes)
     try:
         left = _INDEX_BUDGET_S - (time.perf_counter() - started)
         synced = sync(store, index, policy, budget_s=max(1.0, left))
@@ -50,6 +53,7 @@ def cleanup(
         deleted_state=counts.deleted_state,
         archived_episodes=counts.archived_episodes,
         embeddings_backfilled=backfilled,
+        facts_extracted=extracted,
         index_upserted=synced.upserted,
         index_deleted=synced.deleted,
         index_pending=synced.pending,
@@ -57,6 +61,29 @@ def cleanup(
         degraded=notes.degraded,
         warnings=notes.warnings,
     )
+
+
+def _retry_extractions(store: MemoryStore, extractor: Extractor, policy: Policy, notes: Degradation) -> int:
+    """Extract the facts of exchanges stored while the LLM failed; stop at the first failure (it is
+    likely still down: the next run tries again, and an episode is given up after a few attempts)."""
+    with store.session() as s:
+        owed = s.owed_extractions(policy.extraction_retry_batch)
+    done = 0
+    for episode in owed:
+        with store.session() as s:
+            known = s.current_facts(episode.client_id, episode.created_at, 100)
+        try:
+            found = normalised(extractor.extract(episode.turns, known))
+        except ExtractionFailed as exc:
+            notes.record("extraction", exc)
+            with store.session() as s:
+                s.extraction_settled(episode.episode_id, False, policy.extraction_attempts)
+            break
+        with store.session() as s:
+            record_facts(s, episode.client_id, found, episode.created_at, episode.episode_id)
+            s.extraction_settled(episode.episode_id, True, policy.extraction_attempts)
+        done += 1
+    return done
 
 
 def _ledger_before(policy: Policy, now: datetime) -> datetime | None:

@@ -8,6 +8,11 @@ common synonyms below are folded as well, for the replies that do not.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import datetime
+
+from memplane.model import Extraction
+from memplane.ports import StoreSession
 
 SYNONYMS = {
     "city": "location",
@@ -39,3 +44,20 @@ def canonical_key(key: str) -> str:
     """Lower case, with the known synonyms folded: "Home City" and "home-city" become "location"."""
     lowered = key.strip().lower()
     return SYNONYMS.get(re.sub(r"[\s-]+", "_", lowered), lowered)
+
+
+def normalised(found: Extraction) -> Extraction:
+    """An extractor's answer with its keys folded, each ended key once."""
+    facts = tuple(replace(f, key=canonical_key(f.key)) for f in found.facts if canonical_key(f.key))
+    ended = tuple(dict.fromkeys(k for k in map(canonical_key, found.ended) if k))
+    return Extraction(facts=facts, summary=found.summary, ended=ended)
+
+
+def record_facts(
+    s: StoreSession, client_id: str, extraction: Extraction, at: datetime, episode_id: str
+) -> int:
+    """Upsert what was said, one value per key (the last one said), and close what ended; the count."""
+    facts = {f.key: f for f in extraction.facts}
+    upserted = sum(s.upsert_fact(client_id, f, at, episode_id) for f in facts.values())
+    # An ended fact without a new value closes; its history keeps both dates.
+    return upserted + sum(s.end_fact(client_id, k, at) for k in extraction.ended if k not in facts)

@@ -8,7 +8,6 @@ separate vector index is updated only after the commit (see ``indexing``).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import datetime
 from hashlib import sha256
 
@@ -27,7 +26,7 @@ from memplane.model import (
 from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.text import chunks, strip_recalled, summarize
 from memplane.usecases._degrade import Degradation
-from memplane.usecases.facts import canonical_key
+from memplane.usecases.facts import normalised, record_facts
 from memplane.usecases.indexing import index_new
 
 _REMEMBERED_ROLES = ("user", "assistant")
@@ -97,16 +96,13 @@ def writeback(
                 embedding=vectors[-1] if vectors else None,
                 message_ids=tuple(t.message_id for t in new if t.message_id),
                 created_at=at,
+                # The LLM failed: cleanup extracts this exchange's facts later.
+                extraction_owed=tuple(t.key for t in new) if "extraction" in notes.degraded else (),
             )
         )
         # Only the writer that created the episode records its facts, so a concurrent replay
         # cannot count them twice.
-        facts = {f.key: f for f in extraction.facts}  # one value per key: the last one said
-        upserted = 0
-        if created:
-            upserted = sum(s.upsert_fact(req.client_id, f, at, episode_id) for f in facts.values())
-            # An ended fact without a new value closes; its history keeps both dates.
-            upserted += sum(s.end_fact(req.client_id, k, at) for k in extraction.ended if k not in facts)
+        upserted = record_facts(s, req.client_id, extraction, at, episode_id) if created else 0
         if req.chat_id:
             s.touch_working_state(
                 req.client_id,
@@ -158,14 +154,11 @@ def _content_key(chat_id: str | None, role: str, text: str) -> str:
 
 def _extract(extractor: Extractor, turns: list[Turn], known: list[Fact], notes: Degradation) -> Extraction:
     try:
-        found = extractor.extract(turns, known)
+        return normalised(extractor.extract(turns, known))
     except ExtractionFailed as exc:
-        # The exchange is still stored; only its facts are missing, and the response says so.
+        # The exchange is still stored; only its facts are missing (for now), and the response says so.
         notes.record("extraction", exc)
         return Extraction(facts=(), summary=summarize(turns))
-    facts = tuple(replace(f, key=canonical_key(f.key)) for f in found.facts if canonical_key(f.key))
-    ended = tuple(dict.fromkeys(k for k in map(canonical_key, found.ended) if k))
-    return Extraction(facts=facts, summary=found.summary, ended=ended)
 
 
 def _embed(embedder: Embedder, texts: list[str], notes: Degradation) -> list[Vector] | None:

@@ -46,10 +46,29 @@ RETURNING id, turn_key, chunk_index
 CHUNK_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::regconfig)"
 
 INSERT_EPISODE = """
-INSERT INTO episodes (client_id, dedupe_key, chat_id, summary, embedding, message_ids, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO episodes
+    (client_id, dedupe_key, chat_id, summary, embedding, message_ids, created_at, extraction_turns)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (client_id, dedupe_key) DO NOTHING
 RETURNING id
+"""
+
+# Episodes whose facts are owed (extraction failed when they were written), oldest first, with their
+# messages' text in order; an episode is given up after a few attempts.
+OWED_EXTRACTIONS = """
+SELECT e.id, e.client_id, e.created_at, m.turn_key, m.role, m.content, m.message_id
+FROM (
+    SELECT id, client_id, created_at, extraction_turns FROM episodes
+    WHERE extraction_turns IS NOT NULL ORDER BY stored_at LIMIT %s
+) AS e
+JOIN memory_entries m ON m.client_id = e.client_id AND m.turn_key = ANY(e.extraction_turns)
+ORDER BY e.id, m.seq
+"""
+EXTRACTION_DONE = "UPDATE episodes SET extraction_turns = NULL WHERE id = %s"
+EXTRACTION_FAILED = """
+UPDATE episodes SET extraction_attempts = extraction_attempts + 1,
+    extraction_turns = CASE WHEN extraction_attempts + 1 >= %s THEN NULL ELSE extraction_turns END
+WHERE id = %s
 """
 
 UPSERT_FACT = "SELECT upsert_memory_fact(%s, %s, %s, %s::real, %s, %s::uuid)"

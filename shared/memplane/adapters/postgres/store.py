@@ -28,8 +28,10 @@ from memplane.model import (
     IndexPoint,
     NewChunk,
     NewEpisode,
+    OwedExtraction,
     Profile,
     ProfileUpdate,
+    Turn,
     Vector,
 )
 
@@ -178,6 +180,7 @@ class PostgresSession:
                 _vec(e.embedding),
                 list(e.message_ids),
                 e.created_at,
+                list(e.extraction_owed) if e.extraction_owed else None,
             ),
         )
         if rows:
@@ -268,6 +271,19 @@ class PostgresSession:
                 if not table.startswith("-"):
                     counts[table] = cur.rowcount
         return Erased(counts, chunk_ids)
+
+    def owed_extractions(self, limit: int) -> list[OwedExtraction]:
+        owed: dict[str, OwedExtraction] = {}
+        for r in self._all(q.OWED_EXTRACTIONS, (limit,)):
+            episode = owed.setdefault(str(r[0]), OwedExtraction(str(r[0]), r[1], r[2], []))
+            episode.turns.append(Turn(key=r[3], role=r[4], content=r[5], message_id=r[6]))
+        return list(owed.values())
+
+    def extraction_settled(self, episode_id: str, succeeded: bool, max_attempts: int) -> None:
+        if succeeded:
+            self._conn.execute(q.EXTRACTION_DONE, (episode_id,))
+        else:
+            self._conn.execute(q.EXTRACTION_FAILED, (max_attempts, episode_id))
 
     def end_fact(self, client_id: str, key: str, at: datetime) -> bool:
         with self._conn.cursor() as cur:
