@@ -97,6 +97,27 @@ def test_wrong_credentials_are_a_clear_start_up_error(
     assert "HTTP 401" in reply["body"]["error"]["message"]
 
 
+def test_a_warm_container_picks_up_a_rotated_secret_and_keeps_serving_when_infisical_is_down(
+    infisical: InfisicalStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMPLANE_SECRETS_REFRESH_SECONDS", "0.3")
+    assert (
+        call("writeback", load_event("writeback_web_raw.json"), token="tok-from-infisical")["statusCode"]
+        == 200
+    )
+    infisical.behaviour.secrets["MEMPLANE_API_TOKEN"] = "tok-rotated"
+    time.sleep(0.4)  # the warm container's copy is now older than its refresh age
+    assert call("writeback", load_event("writeback_web_raw.json"), token="tok-rotated")["statusCode"] == 200
+    assert (
+        call("writeback", load_event("writeback_web_raw.json"), token="tok-from-infisical")["statusCode"]
+        == 401
+    )
+
+    infisical.behaviour.status = 503  # Infisical goes down: the copy in hand keeps serving
+    time.sleep(0.4)
+    assert call("writeback", load_event("writeback_web_raw.json"), token="tok-rotated")["statusCode"] == 200
+
+
 def test_infisical_down_with_a_fresh_cache_serves_from_the_cache(
     infisical: InfisicalStub, tmp_path: Path
 ) -> None:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    # A warm container fetches its secrets from Infisical again once its copy is this old (rotation
+    # without a redeploy); without Infisical, the environment cannot change, so nothing is re-read.
+    secrets_refresh_s: float = Field(3600.0, validation_alias="MEMPLANE_SECRETS_REFRESH_SECONDS", gt=0)
     # One token, or two separated by a comma while rotating ("new,old"): both are accepted.
     api_token: SecretStr | None = Field(None, validation_alias="MEMPLANE_API_TOKEN")
     # On the platform a function without a token refuses web calls; this is the explicit way out.

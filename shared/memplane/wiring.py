@@ -7,6 +7,7 @@ imports memplane does no I/O, and a misconfiguration becomes a clear 503 rather 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from threading import Lock
@@ -15,6 +16,7 @@ from memplane.adapters.hash_embedder import HashEmbedder
 from memplane.adapters.pgvector import PgvectorIndex
 from memplane.adapters.postgres import Database, PostgresStore
 from memplane.adapters.rules_extractor import RulesExtractor
+from memplane.errors import MemplaneError
 from memplane.model import Policy
 from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.settings import Settings, load_settings
@@ -135,15 +137,35 @@ def _secret(settings: Settings) -> str | None:
 
 
 _container: Container | None = None
+_built_at = 0.0
 _lock = Lock()
 
 
 def container() -> Container:
-    """The warm container's adapters, built from the environment on first use."""
-    global _container
+    """The warm container's adapters, built from the environment on first use.
+
+    With Infisical, a copy of the secrets older than MEMPLANE_SECRETS_REFRESH_SECONDS is fetched again,
+    so a rotated secret reaches warm containers without a redeploy: the adapters are rebuilt only if
+    something changed. If Infisical cannot be reached, the current copy keeps serving (the cached
+    fallback of a cold start applies the same way) and the next call past the age tries again.
+    """
+    global _container, _built_at
     with _lock:
+        now = time.monotonic()
         if _container is None:
-            _container = build(load_settings())
+            _container, _built_at = build(load_settings()), now
+        elif _container.settings.secrets_source != "environment" and (
+            now - _built_at > _container.settings.secrets_refresh_s
+        ):
+            _built_at = now
+            try:
+                fresh = load_settings()
+            except MemplaneError as exc:
+                log.warning("could not refresh the secrets (%s); the current ones stay in use", exc.code)
+            else:
+                if fresh != _container.settings:
+                    _container.close()
+                    _container = build(fresh)
         return _container
 
 
