@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     export_cmd = commands.add_parser("export", help="everything memplane holds about one client, as JSON")
     export_cmd.add_argument("--client", required=True, help="the client id to export")
     export_cmd.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    api = commands.add_parser("openapi", help="write the OpenAPI 3.1 description of the HTTP API")
+    api.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     bundle = commands.add_parser("bundle", help="generate the DigitalOcean Functions project")
     bundle.add_argument("--out", type=Path, default=Path("build/do"), help="default: build/do")
     bundle.add_argument("--env-file", type=Path, help="copied to OUT/.env, where doctl reads ${VAR}s")
@@ -120,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_bench(settings, args)
         if args.command == "bundle":
             return run_bundle(args)
+        if args.command == "openapi":
+            return run_openapi(args)
         return run_server(settings, port=args.port, host=args.host, migrate_first=args.migrate)
     except MemplaneError as exc:
         print(f"memplane: {exc.code}: {exc.message}", file=sys.stderr)
@@ -245,6 +249,19 @@ def _valid(model: type[M], values: dict[str, Any]) -> M:
         return model.model_validate(values)
     except ValidationError as exc:
         raise InvalidRequest("; ".join(e["msg"] for e in exc.errors(include_url=False))) from exc
+
+
+def run_openapi(args: argparse.Namespace) -> int:
+    import json
+
+    from memplane.platform.openapi import spec
+
+    text = json.dumps(spec(), indent=2, sort_keys=True) + "\n"
+    if args.out is None:
+        print(text, end="")
+    else:
+        args.out.write_text(text)
+    return 0
 
 
 def run_bundle(args: argparse.Namespace) -> int:

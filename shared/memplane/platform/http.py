@@ -116,6 +116,10 @@ def _serve(
         if not serving:
             report["status"] = "error"
         return HttpResponse(200 if ok and serving else 503, report)
+    if function == "openapi.json" and request.method == "GET":
+        from memplane.platform.openapi import spec  # built only when asked for
+
+        return HttpResponse(200, spec())
     route = FUNCTIONS.get(function)
     if route is None:
         raise errors.RouteNotFound(
