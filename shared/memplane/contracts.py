@@ -49,8 +49,6 @@ def _check_storable(value: Any, depth: int = 0) -> None:
         for key, item in value.items():
             _check_storable(key, depth + 1)
             _check_storable(item, depth + 1)
-    elif isinstance(value, BaseModel):
-        pass  # validated as it was built
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

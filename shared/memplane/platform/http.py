@@ -198,6 +198,8 @@ def _cached_health(c: Container, deep: bool) -> tuple[bool, dict[str, Any]]:
         secrets=c.settings.secrets_source,
         probe_embedder=deep,
     )
+    for gone in [k for k, entry in _health_reports.items() if entry[3]() is None]:
+        del _health_reports[gone]  # containers closed and collected leave nothing behind
     _health_reports[key] = (time.monotonic(), ok, report, weakref.ref(c))
     return ok, report
 
