@@ -98,6 +98,11 @@ def test_unknown_route_and_wrong_method(client: FlaskClient) -> None:
     wrong = client.delete("/assemble")
     assert wrong.status_code == 405
     assert wrong.get_json()["error"]["code"] == "method_not_allowed"
+    # The 405 says which methods would work (RFC 9110), and a CORS-style OPTIONS probe is told the same.
+    assert wrong.headers["Allow"] == "GET, HEAD, POST"
+    probe = client.options("/assemble")
+    assert (probe.status_code, probe.headers["Allow"]) == (405, "GET, HEAD, POST")
+    assert client.post("/health").headers["Allow"] == "GET, HEAD"
 
 
 def test_a_token_is_required_when_configured(build_container: Callable[..., Container]) -> None:

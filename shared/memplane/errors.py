@@ -75,9 +75,14 @@ class RouteNotFound(RequestError):
 
 
 class MethodNotAllowed(RequestError):
-    """The function exists but not for this HTTP method."""
+    """The function exists but not for this HTTP method. ``allow`` lists the methods it does answer
+    (the ``Allow`` header that RFC 9110 requires with a 405)."""
 
     code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
 
 
 class DependencyError(MemplaneError):

@@ -37,15 +37,20 @@ def _to_flask(response: HttpResponse) -> Response:
     return Response(json.dumps(response.body), status=response.status, headers=response.headers)
 
 
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
+
 def create_app(container: Callable[[], Container] = wiring.container) -> Flask:
     """One app serving all functions: POST /assemble, /writeback, /cleanup and GET /health."""
     app = Flask("memplane")
 
-    @app.route("/<function>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
+    # Every method reaches memplane's own handler, OPTIONS included, so that a method a function does
+    # not answer gets memplane's JSON 405 with a true Allow header rather than Flask's own.
+    @app.route("/<function>", methods=_METHODS, provide_automatic_options=False)
     def route(function: str) -> Response:
         return _to_flask(handle(function, to_request(current_request), container))
 
-    @app.route("/", methods=["GET"])
+    @app.route("/", methods=_METHODS, provide_automatic_options=False)
     def index() -> Response:
         return _to_flask(handle("health", to_request(current_request), container))
 

@@ -105,7 +105,7 @@ def _serve(
     # GET on any function is its health check: on DigitalOcean each function has only its own URL.
     if function == "health" or (function in FUNCTIONS and request.method in ("GET", "HEAD")):
         if request.method not in ("GET", "HEAD"):
-            raise errors.MethodNotAllowed("use GET /health")
+            raise errors.MethodNotAllowed("use GET /health", allow="GET, HEAD")
         c = container()
         serving, auth = _auth_state(c, request)
         # A monitor's poll is cheap: the embedder (a paid call) is probed only for an authenticated
@@ -126,7 +126,7 @@ def _serve(
             f"no function '{function}'; use /assemble, /writeback, /cleanup or /health"
         )
     if request.method != "POST":
-        raise errors.MethodNotAllowed(f"use POST /{function}")
+        raise errors.MethodNotAllowed(f"use POST /{function}", allow="GET, HEAD, POST")
     if request.oversized or (isinstance(request.body, bytes) and len(request.body) > MAX_BODY_BYTES):
         raise errors.PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
     c = state["container"] = container()
@@ -242,6 +242,8 @@ def error_response(exc: errors.MemplaneError, request_id: str) -> HttpResponse:
     headers = {"Content-Type": "application/json"}
     if isinstance(exc, errors.Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, errors.MethodNotAllowed):
+        headers["Allow"] = exc.allow
     return HttpResponse(status, ErrorBody(error=detail).model_dump(mode="json", exclude_none=True), headers)
 
 
