@@ -10,7 +10,7 @@ LOCOMO ?= ../shared/eval/locomo-dev.json
 BENCH := .venv-bench
 
 .PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets \
-	bench-backends bench-coldstart bench-scale load
+	bench-backends bench-coldstart bench-scale load fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "memplane needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -57,6 +57,10 @@ bench: install
 bench-scale: install
 	$(BIN)/python -m pip install --quiet -e '.[local,openai,qdrant,dev,bench]'
 	$(BIN)/memplane bench --scale --data $(LOCOMO) --mem0 --out bench-scale.json --chart bench-scale.png
+
+## fuzz: the API against docs/openapi.json, 2,000 generated requests per operation (make test runs 100)
+fuzz: install
+	MEMPLANE_FUZZ_EXAMPLES=2000 $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
 
 ## load: memplane serve under 32 concurrent callers for 60 s on loopback: errors, latency, memory
 load: install

@@ -214,7 +214,8 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
     from memplane.contracts import ExportIn
-    from memplane.usecases.export import SECTIONS, export
+    from memplane.fields import CURSOR_SECTIONS as SECTIONS
+    from memplane.usecases.export import export
 
     c = wiring.build(settings)
     whole: dict[str, Any] = {"client_id": args.client, "profile": None, **{name: [] for name in SECTIONS}}

@@ -2,73 +2,68 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from memplane.fields import (
+    NO_NUL,
+    Answer,
+    ClientId,
+    Cursor,
+    NonBlank,
+    OneClient,
+    Query,
+    ShortText,
+    Timestamp,
+    at_most_one,
+    check_storable,
+)
 from memplane.model import ProfileUpdate
-
-ClientId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 
 
 class _In(BaseModel):
     # An unknown field is refused, naming it: a misspelt "clientid" must not pass as a missing one.
-    # (The platform's own keys are removed from the event before validation.) Every string must be
-    # storable: Postgres text holds no NUL character, and UTF-8 has no unpaired surrogates (which
-    # JSON's \ud800 escapes can smuggle in).
+    # (The platform's own keys are removed from the event before validation.)
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("*", mode="after")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        _check_storable(value)
+        check_storable(value)
         return value
 
 
-def _check_storable(value: Any, depth: int = 0) -> None:
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("contains a NUL character (\\u0000), which cannot be stored; remove it")
-        if _SURROGATE.search(value):
-            raise ValueError("contains an unpaired UTF-16 surrogate, which is not text; send valid Unicode")
-    elif isinstance(value, (list, tuple)) and depth < 20:
-        for item in value:
-            _check_storable(item, depth + 1)
-    elif isinstance(value, dict) and depth < 20:
-        for key, item in value.items():
-            _check_storable(key, depth + 1)
-            _check_storable(item, depth + 1)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """A timestamp without a zone is taken as UTC, which is what Open WebUI and most clients mean.
-    Years outside 1900-2200 are refused: no chat happened then, and date arithmetic near the ends of
-    the calendar overflows."""
-    if value is None:
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    if not _EARLIEST <= value <= _LATEST:
-        raise ValueError("must be between 1900 and 2200")
-    return value
-
-
-_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_CONTENT = {
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL},
+        {
+            "type": "array",
+            "description": "multimodal parts; the text of parts of type text is kept, the rest ignored",
+            "items": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "required": ["type"],
+                        "properties": {
+                            "type": {"const": "text"},
+                            "text": {"type": "string", "pattern": NO_NUL},
+                        },
+                    },
+                    {"type": "object", "properties": {"type": {"not": {"const": "text"}}}},
+                ]
+            },
+        },
+    ]
+}
 
 
 class ProfileIn(_In):
@@ -90,8 +85,21 @@ class MessageIn(_In):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     role: Literal["user", "assistant", "system", "tool"]
-    content: str | list[dict[str, Any]]
+    content: Annotated[str | list[dict[str, Any]], WithJsonSchema(_CONTENT)]
     id: ShortText | None = None
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        # Of a multimodal message only the text parts are kept, so only they must be storable text.
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            texts = [p.get("text", "") for p in value if p.get("type") == "text"]
+            if not all(isinstance(text, str) for text in texts):
+                raise ValueError("a part of type text must have text as a string")
+            check_storable(texts)
+        else:
+            check_storable(value)
+        return value
 
     @property
     def text(self) -> str:
@@ -104,50 +112,30 @@ class MessageIn(_In):
 class WritebackRequest(_In):
     client_id: ClientId
     conversation: list[MessageIn] = Field(default_factory=list, max_length=2000)
-    response: Annotated[str, StringConstraints(min_length=1)]
+    response: Answer
     message_id: ShortText | None = None
     chat_id: ShortText | None = None
-    timestamp: datetime | None = None
+    timestamp: Timestamp | None = None
     profile: ProfileIn | None = None
-
-    _utc = field_validator("timestamp")(_as_utc)
 
 
 class AssembleRequest(_In):
     client_id: ClientId
-    query: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    query: Query
     limit: int = Field(8, ge=1, le=50)
-    timestamp: datetime | None = None
+    timestamp: Timestamp | None = None
     profile: ProfileIn | None = None
     context_tokens: int | None = Field(None, ge=50, le=32_000)
-
-    _utc = field_validator("timestamp")(_as_utc)
-
-
-_WILDCARD = re.compile(r"[*%?]+")
-
-
-def _one_client(value: str) -> str:
-    # Erasure and export name one client. A wildcard is refused rather than read literally: someone
-    # who sends "*" means "everyone", which no request may ask for.
-    if _WILDCARD.fullmatch(value):
-        raise ValueError("name one client; wildcards are not accepted")
-    return value
-
-
-OneClient = Annotated[ClientId, AfterValidator(_one_client)]
 
 
 class ForgetIn(_In):
     """Erase one client's memory: all of it, or only one fact key, one chat, or some messages."""
 
+    model_config = ConfigDict(json_schema_extra=at_most_one("fact_key", "chat_id", "message_ids"))
+
     client_id: OneClient
-    fact_key: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None
-    ) = None
-    chat_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = (
-        None
-    )
+    fact_key: NonBlank | None = None
+    chat_id: NonBlank | None = None
     message_ids: list[ShortText] | None = Field(None, min_length=1, max_length=1000)
 
     @model_validator(mode="after")
@@ -168,11 +156,13 @@ class ForgetIn(_In):
 
 class ExportIn(_In):
     client_id: OneClient
-    cursor: Annotated[str, StringConstraints(max_length=300)] | None = None
+    cursor: Cursor | None = None
 
 
 class CleanupRequest(_In):
     """The nightly trigger sends ``{}``. ``forget`` erases, ``export`` reads one client's memory."""
+
+    model_config = ConfigDict(json_schema_extra=at_most_one("forget", "export"))
 
     forget: ForgetIn | None = None
     export: ExportIn | None = None

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from memplane import errors
 from memplane.contracts import ErrorBody, ErrorDetail
+from memplane.fields import check_storable
 from memplane.logs import hash_client
 from memplane.model import Execution
 from memplane.platform.routes import FUNCTIONS
@@ -132,8 +133,7 @@ def _serve(
     c = state["container"] = container()
     _authorize(c, request)
     payload = _parse(request.body)
-    if isinstance(payload.get("client_id"), str):
-        state["client_id"] = payload["client_id"]
+    state["client_id"] = _loggable_client(payload.get("client_id"))
     model = _validate(route.request, payload)
     state["action"] = getattr(model, "action", None)
     result: BaseModel = route.run(model, c, datetime.now(UTC))
@@ -220,6 +220,18 @@ def _parse(body: bytes | dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise errors.InvalidRequest("the body must be a JSON object")
     return payload
+
+
+def _loggable_client(value: Any) -> str | None:
+    """The client a request named, for the logs and the audit row even when the request is refused;
+    only a value that could be stored (a refused one may be anything)."""
+    if not isinstance(value, str) or not 0 < len(value) <= 255:
+        return None
+    try:
+        check_storable(value)
+    except ValueError:
+        return None
+    return value
 
 
 def _validate(model: type[BaseModel], payload: dict[str, Any]) -> BaseModel:
