@@ -10,7 +10,9 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,28 @@ def db(db_url: str) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
+@contextmanager
+def table_locked(db_url: str, table: str) -> Iterator[None]:
+    """Another session holds ``table`` exclusively (a long migration, a stuck transaction) until the
+    block ends: whatever touches it meanwhile waits on the lock."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(db_url) as other, other.transaction():
+            other.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(5)
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
 @pytest.fixture
 def client(container: Container) -> FlaskClient:
     return create_app(lambda: container).test_client()
@@ -160,12 +184,13 @@ def openai_stub() -> Iterator[OpenAIStub]:
 class Context:
     """The attributes of DigitalOcean's context object that memplane reads."""
 
-    def __init__(self, activation_id: str = "act-1") -> None:
+    def __init__(self, activation_id: str = "act-1", remaining_ms: int = 20_000) -> None:
         self.activation_id = activation_id
         self.function_name = "/ns/memory/fn"
+        self.deadline = int(time.time() * 1000) + remaining_ms  # epoch ms, as the platform gives it
 
     def get_remaining_time_in_millis(self) -> int:
-        return 3000
+        return max(0, self.deadline - int(time.time() * 1000))
 
 
 def load_event(name: str, **body: Any) -> dict[str, Any]:

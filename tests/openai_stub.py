@@ -21,6 +21,7 @@ class StubBehaviour:
     embedding_dim: int | None = None  # None: the dimension asked for, or 64
     embedding_delay_s: float = 0.0
     chat_status: int = 200
+    chat_delay_s: float = 0.0
     chat_content: str = json.dumps({"facts": [], "summary": "A short exchange."})
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -69,6 +70,7 @@ class OpenAIStub(StubServer):
 
     def _chat(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         b = self.behaviour
+        time.sleep(b.chat_delay_s)
         if b.chat_status != 200:
             return b.chat_status, {"error": {"message": "chat backend down"}}
         return 200, {

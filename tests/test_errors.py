@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from memplane.wiring import Container
-from tests.conftest import client_for
+from tests.conftest import client_for, table_locked
 from tests.openai_stub import OpenAIStub
 from tests.test_memory import exchange, post
 
@@ -135,22 +134,8 @@ def test_a_blocked_database_is_504_timeout(
 ) -> None:
     post(client, "/writeback", exchange())
     slow = client_for(build_container(db_statement_timeout_ms=200))
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        with psycopg.connect(db_url) as conn:
-            conn.execute("LOCK TABLE client_profiles IN ACCESS EXCLUSIVE MODE")
-            locked.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        assert locked.wait(5)
+    with table_locked(db_url, "client_profiles"):
         status, payload = post(slow, "/assemble", {"client_id": "alice", "query": "Lisbon"})
-    finally:
-        release.set()
-        holder.join()
     assert status == 504
     assert payload["error"]["code"] == "timeout"
 

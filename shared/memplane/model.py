@@ -192,6 +192,7 @@ class Policy:
     # Cleanup deletes a night's expired memory in one statement (100,000 chunks take ~3 s here): it
     # gets more than a request's budget, well inside the function's 90 s limit.
     cleanup_statement_timeout_ms: int = 30_000
+    statement_timeout_ms: int = 5000  # every other transaction's, unless its deadline is nearer
     # A separate vector index (Qdrant): rows a writeback re-tries beside its own, the batch that
     # cleanup and reindex send at a time, and how long a call waits for a cold client to load.
     index_retry_batch: int = 64

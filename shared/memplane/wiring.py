@@ -88,6 +88,7 @@ def policy_of(settings: Settings) -> Policy:
         audit_retention=timedelta(days=settings.audit_retention_days),
         text_language=settings.text_language,
         context_token_budget=settings.context_token_budget,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
     )
 
 

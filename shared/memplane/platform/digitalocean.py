@@ -9,17 +9,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from memplane import wiring
+from memplane.deadline import NONE, Deadline
 from memplane.logs import configure_json
 from memplane.platform.http import HttpRequest, handle
 from memplane.wiring import Container
 
 # Keys the platform itself adds to a non-raw web event, next to the merged JSON body.
 _PLATFORM_KEYS = ("http",)
+# Kept from the platform's time limit for answering: serialising the response and handing it back.
+_ANSWER_MARGIN_S = 0.5
 
 
 def respond(
@@ -35,17 +39,31 @@ def respond(
 
 def to_request(event: dict[str, Any], context: Any) -> HttpRequest:
     request_id = str(getattr(context, "activation_id", "") or uuid.uuid4().hex)
+    deadline = _deadline(context)
     web = event.get("http")
     if not isinstance(web, dict):
         web = _legacy_web(event)
     if web is None:
         # No sign of HTTP at all: a scheduled trigger or an authenticated API invocation.
-        return HttpRequest("POST", {}, _merged_body(event), request_id, trusted=True)
+        return HttpRequest("POST", {}, _merged_body(event), request_id, trusted=True, deadline=deadline)
     headers = {str(k).lower(): str(v) for k, v in (web.get("headers") or {}).items()}
     method = str(web.get("method") or "POST").upper()
-    if "body" in web:  # `web: raw`: the body as sent, which lets us report malformed JSON precisely
-        return HttpRequest(method, headers, _raw_body(web), request_id, public=True)
-    return HttpRequest(method, headers, _merged_body(event), request_id, public=True)
+    # `web: raw` gives the body as sent, which lets us report malformed JSON precisely.
+    body = _raw_body(web) if "body" in web else _merged_body(event)
+    return HttpRequest(method, headers, body, request_id, public=True, deadline=deadline)
+
+
+def _deadline(context: Any) -> Deadline:
+    """The time the platform leaves this call, from ``get_remaining_time_in_millis()`` (or the epoch-ms
+    ``deadline``), less the margin for answering. No context (a test, a script): no deadline."""
+    remaining_ms: Any = None
+    if callable(getattr(context, "get_remaining_time_in_millis", None)):
+        remaining_ms = context.get_remaining_time_in_millis()
+    elif isinstance(getattr(context, "deadline", None), int | float):
+        remaining_ms = context.deadline - time.time() * 1000
+    if not isinstance(remaining_ms, int | float) or isinstance(remaining_ms, bool):
+        return NONE
+    return Deadline.after(max(0.0, remaining_ms / 1000 - _ANSWER_MARGIN_S))
 
 
 def _legacy_web(event: dict[str, Any]) -> dict[str, Any] | None:

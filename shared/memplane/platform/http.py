@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from memplane import errors
 from memplane.contracts import ErrorBody, ErrorDetail
+from memplane.deadline import NONE, Deadline
 from memplane.fields import check_storable
 from memplane.logs import hash_client
 from memplane.model import Execution
@@ -64,6 +65,7 @@ class HttpRequest:
     trusted: bool = False  # invoked by the platform itself (a scheduled trigger), not over the web
     public: bool = False  # reached from the internet through the platform (a DigitalOcean web call)
     oversized: bool = False  # the adapter saw a body over MAX_BODY_BYTES and did not read it all
+    deadline: Deadline = NONE  # when the platform would end the call (DigitalOcean says; locally none)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def _serve(
     state["client_id"] = _loggable_client(payload.get("client_id"))
     model = _validate(route.request, payload)
     state["action"] = getattr(model, "action", None)
-    result: BaseModel = route.run(model, c, datetime.now(UTC))
+    result: BaseModel = route.run(model, c, datetime.now(UTC), request.deadline)
     return HttpResponse(200, result.model_dump(mode="json"))
 
 

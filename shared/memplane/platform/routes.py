@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from memplane.contracts import AssembleRequest, CleanupRequest, WritebackRequest
+from memplane.deadline import Deadline
 from memplane.usecases.assemble import assemble
 from memplane.usecases.cleanup import cleanup
 from memplane.usecases.export import export
@@ -21,13 +22,13 @@ from memplane.wiring import Container
 @dataclass(frozen=True)
 class Route:
     request: type[BaseModel]
-    run: Callable[[Any, Container, datetime], BaseModel]
+    run: Callable[[Any, Container, datetime, Deadline], BaseModel]
 
 
 FUNCTIONS: dict[str, Route] = {
     "assemble": Route(
         AssembleRequest,
-        lambda r, c, now: assemble(
+        lambda r, c, now, deadline: assemble(
             r,
             store=c.store,
             embedder=c.query_embedder,
@@ -35,11 +36,12 @@ FUNCTIONS: dict[str, Route] = {
             fallback=c.pgvector,
             policy=c.policy,
             now=now,
+            deadline=deadline,
         ),
     ),
     "writeback": Route(
         WritebackRequest,
-        lambda r, c, now: writeback(
+        lambda r, c, now, deadline: writeback(
             r,
             store=c.store,
             embedder=c.embedder,
@@ -47,18 +49,26 @@ FUNCTIONS: dict[str, Route] = {
             index=c.index,
             policy=c.policy,
             now=now,
+            deadline=deadline,
         ),
     ),
-    "cleanup": Route(CleanupRequest, lambda r, c, now: _cleanup(r, c, now)),
+    "cleanup": Route(CleanupRequest, lambda r, c, now, deadline: _cleanup(r, c, now, deadline)),
 }
 
 
-def _cleanup(r: CleanupRequest, c: Container, now: datetime) -> BaseModel:
+def _cleanup(r: CleanupRequest, c: Container, now: datetime, deadline: Deadline) -> BaseModel:
     """The nightly run, or on demand: forget or export one client."""
     if r.forget is not None:
-        return forget(r.forget, store=c.store, index=c.index, policy=c.policy)
+        return forget(r.forget, store=c.store, index=c.index, policy=c.policy, deadline=deadline)
     if r.export is not None:
         return export(r.export, store=c.store)
     return cleanup(
-        r, store=c.store, embedder=c.embedder, extractor=c.extractor, index=c.index, policy=c.policy, now=now
+        r,
+        store=c.store,
+        embedder=c.embedder,
+        extractor=c.extractor,
+        index=c.index,
+        policy=c.policy,
+        now=now,
+        deadline=deadline,
     )

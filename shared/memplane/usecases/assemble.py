@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
-from threading import Lock
 
 from memplane.contracts import (
     AssembleRequest,
@@ -17,7 +17,8 @@ from memplane.contracts import (
     ProfileOut,
     profile_update,
 )
-from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, VectorIndexFailed
+from memplane.deadline import NONE, Deadline, workers
+from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, Timeout, VectorIndexFailed
 from memplane.language import configuration
 from memplane.model import Hit, Policy, Profile, Vector
 from memplane.ports import Embedder, MemoryStore, StoreSession, VectorIndex
@@ -27,6 +28,7 @@ from memplane.usecases.retrieval import rank
 
 _FACTS = 30
 _EPISODES = 3
+_TO_ANSWER_S = 0.3  # near the platform's time limit, what ranking and the answer still need
 
 
 def assemble(
@@ -38,11 +40,13 @@ def assemble(
     fallback: VectorIndex,
     policy: Policy,
     now: datetime,
+    deadline: Deadline = NONE,
 ) -> AssembleResponse:
     """``index`` is searched for vectors; ``fallback`` (pgvector) answers when it cannot.
 
     The query's embedding and vector search run beside the database work that needs neither (profile,
     facts, keyword search, episodes): a remote embedding takes longer than all of that, so it is hidden.
+    Near the platform's time limit the answer goes without the vector side rather than not at all.
     """
     started = time.perf_counter()
     as_of = req.timestamp or now
@@ -50,8 +54,9 @@ def assemble(
     vector_side: Future[_VectorSide] | None = None
     if vector_weight > 0:
         query = (req.client_id, req.query, as_of, now, policy.search_pool)
-        vector_side = _workers().submit(_vector_side, embedder, index, fallback, query)
-    with store.session() as s:
+        vector_side = workers().submit(_vector_side, embedder, index, fallback, query)
+    budget_ms = deadline.budget_ms(policy.statement_timeout_ms)
+    with store.session(budget_ms) as s:
         profile = _profile(s, req)
         facts = s.current_facts(req.client_id, as_of, _FACTS)
         by_text = s.keyword_search(
@@ -68,16 +73,16 @@ def assemble(
         ready = time.perf_counter()
         pending = vector_side is not None and not vector_side.done()
         if not pending:
-            side = _outcome(vector_side)
+            side = _outcome(vector_side, deadline)
             hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
     waited = 0.0
     if pending:
         # A remote embedder is still answering: wait outside the transaction, so that no pooled
         # connection sits idle meanwhile, and finish in a second one.
-        side = _outcome(vector_side)
+        side = _outcome(vector_side, deadline)
         # Time spent only waiting for the embedding is the embedder's, not ours: "search" leaves it out.
-        waited = max(0.0, side.embedded - ready)
-        with store.session() as s:
+        waited = max(0.0, (side.embedded or time.perf_counter()) - ready)
+        with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
             hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
     notes = side.notes
     budget = req.context_tokens or policy.context_token_budget
@@ -148,8 +153,15 @@ class _VectorSide:
     embedded: float = 0.0  # perf_counter() when the embedding was in hand
 
 
-def _outcome(side: Future[_VectorSide] | None) -> _VectorSide:
-    return _VectorSide() if side is None else side.result()
+def _outcome(side: Future[_VectorSide] | None, deadline: Deadline) -> _VectorSide:
+    if side is None:
+        return _VectorSide()
+    try:
+        return side.result(timeout=deadline.wait_s(keep_s=_TO_ANSWER_S))
+    except FutureTimeout:
+        late = _VectorSide()
+        late.notes.record("embeddings", Timeout("the query's embedding was not back before the time limit"))
+        return late
 
 
 def _vector_side(
@@ -193,19 +205,6 @@ def _nearest(
     except VectorIndexFailed as exc:
         notes.record("vector_index", exc)
         return []
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = Lock()
-
-
-def _workers() -> ThreadPoolExecutor:
-    # Made on first use, not at import; threads start only when work is submitted.
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="memplane-assemble")
-        return _pool
 
 
 def _ms(seconds: float) -> float:

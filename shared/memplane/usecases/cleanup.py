@@ -12,7 +12,8 @@ import time
 from datetime import datetime
 
 from memplane.contracts import CleanupRequest, CleanupResponse
-from memplane.errors import EmbeddingsFailed, ExtractionFailed, VectorIndexFailed
+from memplane.deadline import NONE, Deadline
+from memplane.errors import EmbeddingsFailed, ExtractionFailed, Timeout, VectorIndexFailed
 from memplane.model import Policy
 from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
@@ -21,6 +22,10 @@ from memplane.usecases.indexing import SyncCounts, sync
 
 # The platform stops cleanup at 90 s and its SLA is 30 s: index work gets what is left of 20 s.
 _INDEX_BUDGET_S = 20.0
+# Near the platform's time limit, what the rest of a run needs after the LLM's extractions (the index
+# and the vacuum), and after the index (the vacuum).
+_AFTER_EXTRACTIONS_S = 10.0
+_AFTER_INDEX_S = 3.0
 
 
 def cleanup(
@@ -32,17 +37,18 @@ def cleanup(
     index: VectorIndex,
     policy: Policy,
     now: datetime,
+    deadline: Deadline = NONE,
 ) -> CleanupResponse:
     started = time.perf_counter()
     notes = Degradation()
-    with store.session(policy.cleanup_statement_timeout_ms) as s:
+    with store.session(deadline.budget_ms(policy.cleanup_statement_timeout_ms)) as s:
         counts = s.expire(
             now, now - policy.episode_archive_after, _ledger_before(policy, now), now - policy.audit_retention
         )
     backfilled = _backfill(store, embedder, policy.backfill_batch, notes)
-    extracted = _retry_extractions(store, extractor, policy, notes)
+    extracted = _retry_extractions(store, extractor, policy, notes, deadline)
     try:
-        left = _INDEX_BUDGET_S - (time.perf_counter() - started)
+        left = min(_INDEX_BUDGET_S - (time.perf_counter() - started), deadline.left() - _AFTER_INDEX_S)
         synced = sync(store, index, policy, budget_s=max(1.0, left))
     except VectorIndexFailed as exc:
         notes.record("vector_index", exc)  # what is not done stays recorded for the next run
@@ -63,7 +69,9 @@ def cleanup(
     )
 
 
-def _retry_extractions(store: MemoryStore, extractor: Extractor, policy: Policy, notes: Degradation) -> int:
+def _retry_extractions(
+    store: MemoryStore, extractor: Extractor, policy: Policy, notes: Degradation, deadline: Deadline
+) -> int:
     """Extract the facts of exchanges stored while the LLM failed; stop at the first failure (it is
     likely still down: the next run tries again, and an episode is given up after a few attempts)."""
     with store.session() as s:
@@ -73,7 +81,16 @@ def _retry_extractions(store: MemoryStore, extractor: Extractor, policy: Policy,
         with store.session() as s:
             known = s.current_facts(episode.client_id, episode.created_at, 100)
         try:
-            found = normalised(extractor.extract(episode.turns, known))
+            found = normalised(
+                deadline.run(
+                    lambda: extractor.extract(episode.turns, known),  # noqa: B023 - run before the loop goes on
+                    keep_s=_AFTER_EXTRACTIONS_S,
+                    what="fact extraction",
+                )
+            )
+        except Timeout as exc:
+            notes.record("extraction", exc)  # not the LLM's failure: this episode is not charged an attempt
+            break
         except ExtractionFailed as exc:
             notes.record("extraction", exc)
             with store.session() as s:

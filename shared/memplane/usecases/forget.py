@@ -12,17 +12,20 @@ import time
 from collections.abc import Sequence
 
 from memplane.contracts import ForgetIn, ForgetResponse
+from memplane.deadline import NONE, Deadline
 from memplane.errors import VectorIndexFailed
 from memplane.model import ForgetScope, Policy
 from memplane.ports import MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
 
 
-def forget(req: ForgetIn, *, store: MemoryStore, index: VectorIndex, policy: Policy) -> ForgetResponse:
+def forget(
+    req: ForgetIn, *, store: MemoryStore, index: VectorIndex, policy: Policy, deadline: Deadline = NONE
+) -> ForgetResponse:
     started = time.perf_counter()
     ids = tuple(req.message_ids) if req.message_ids is not None else None
     scope = ForgetScope(req.client_id, fact_key=req.fact_key, chat_id=req.chat_id, message_ids=ids)
-    with store.session(policy.cleanup_statement_timeout_ms) as s:
+    with store.session(deadline.budget_ms(policy.cleanup_statement_timeout_ms)) as s:
         erased = s.forget(scope)
     notes = Degradation()
     removed = _unindex(store, index, req.client_id, erased.chunk_ids, policy, notes)

@@ -12,7 +12,8 @@ from datetime import datetime
 from hashlib import sha256
 
 from memplane.contracts import WritebackRequest, WritebackResponse, profile_update
-from memplane.errors import EmbeddingsFailed, ExtractionFailed, InvalidRequest
+from memplane.deadline import NONE, Deadline
+from memplane.errors import EmbeddingsFailed, ExtractionFailed, InvalidRequest, Timeout
 from memplane.language import configuration
 from memplane.model import (
     Extraction,
@@ -31,6 +32,10 @@ from memplane.usecases.indexing import index_new
 
 _REMEMBERED_ROLES = ("user", "assistant")
 _KNOWN_FACTS = 100  # current facts shown to the extractor, so that it reuses their keys
+# Near the platform's time limit, what must still happen after each model call: after extraction, the
+# embeddings and the writes; after the embeddings, the writes.
+_AFTER_EXTRACTION_S = 3.0
+_AFTER_EMBEDDING_S = 1.0
 
 
 def writeback(
@@ -42,12 +47,15 @@ def writeback(
     index: VectorIndex,
     policy: Policy,
     now: datetime,
+    deadline: Deadline = NONE,
 ) -> WritebackResponse:
+    """Near the platform's time limit a model call is cut short rather than the function killed: the
+    exchange is stored without its facts (cleanup extracts them) or without vectors (cleanup adds them)."""
     started = time.perf_counter()
     at = req.timestamp or now
     turns = turns_of(req)
     answer_key = turns[-1].key
-    with store.session() as s:
+    with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
         known = s.known_turn_keys(req.client_id, [t.key for t in turns])
         episode_id = s.find_episode(req.client_id, answer_key)
         current = s.current_facts(req.client_id, at, _KNOWN_FACTS) if len(known) < len(turns) else []
@@ -62,12 +70,12 @@ def writeback(
         )
 
     notes = Degradation()
-    extraction = _extract(extractor, new, current, notes)
+    extraction = _extract(extractor, new, current, notes, deadline)
     pieces = [(turn, i, text) for turn in new for i, text in enumerate(chunks(turn.content))]
-    vectors = _embed(embedder, [text for _, _, text in pieces] + [extraction.summary], notes)
+    vectors = _embed(embedder, [text for _, _, text in pieces] + [extraction.summary], notes, deadline)
     expires_at = now + policy.memory_ttl if policy.memory_ttl is not None else None
 
-    with store.session() as s:
+    with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
         s.upsert_profile(req.client_id, profile_update(req.profile))
         written, points = s.insert_chunks(
             [
@@ -152,19 +160,26 @@ def _content_key(chat_id: str | None, role: str, text: str) -> str:
     return f"sha256:{digest}"
 
 
-def _extract(extractor: Extractor, turns: list[Turn], known: list[Fact], notes: Degradation) -> Extraction:
+def _extract(
+    extractor: Extractor, turns: list[Turn], known: list[Fact], notes: Degradation, deadline: Deadline
+) -> Extraction:
     try:
-        return normalised(extractor.extract(turns, known))
-    except ExtractionFailed as exc:
+        found = deadline.run(
+            lambda: extractor.extract(turns, known), keep_s=_AFTER_EXTRACTION_S, what="fact extraction"
+        )
+        return normalised(found)
+    except (ExtractionFailed, Timeout) as exc:
         # The exchange is still stored; only its facts are missing (for now), and the response says so.
         notes.record("extraction", exc)
         return Extraction(facts=(), summary=summarize(turns))
 
 
-def _embed(embedder: Embedder, texts: list[str], notes: Degradation) -> list[Vector] | None:
+def _embed(
+    embedder: Embedder, texts: list[str], notes: Degradation, deadline: Deadline
+) -> list[Vector] | None:
     try:
-        return embedder.embed(texts)
-    except EmbeddingsFailed as exc:
+        return deadline.run(lambda: embedder.embed(texts), keep_s=_AFTER_EMBEDDING_S, what="embedding")
+    except (EmbeddingsFailed, Timeout) as exc:
         # Stored without vectors, still found by keyword; cleanup fills the vectors in later.
         notes.record("embeddings", exc)
         return None
