@@ -155,16 +155,21 @@ WITH words AS (
     WHERE idf.taken_before < %(budget)s
       AND (idf.df <= idf.n / 2 OR NOT EXISTS (SELECT 1 FROM idf AS i WHERE i.df <= i.n / 2))
 ), scored AS (
+    -- Each term's postings for exactly the candidates: one index scan per term, which skips between
+    -- them, carrying the term's weight. (One scan over all the terms then matched every posting
+    -- against every term to find its weight: p95 10.0 -> 7.2 ms without it, at 100,000 chunks.)
     -- avgdl as a scalar (an InitPlan), not a join: this sums thousands of postings.
-    SELECT m.entry_seq, sum(
-        idf.w * m.tf * (%(k1)s + 1)
-        / (m.tf + %(k1)s * (1 - %(b)s + %(b)s * m.dl / (SELECT avgdl FROM corpus)))
+    SELECT p.entry_seq, sum(
+        idf.w * p.tf * (%(k1)s + 1)
+        / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / (SELECT avgdl FROM corpus)))
     ) AS score
-    FROM memory_postings m JOIN idf ON idf.lexeme = m.term
-    WHERE m.client_id = %(c)s AND m.term = ANY(ARRAY(SELECT lexeme FROM idf))
-      AND m.entry_seq = ANY(((SELECT seqs FROM candidates))::bigint[])
-    GROUP BY m.entry_seq
-    ORDER BY score DESC, m.entry_seq DESC
+    FROM idf CROSS JOIN LATERAL (
+        SELECT m.entry_seq, m.tf, m.dl FROM memory_postings m
+        WHERE m.client_id = %(c)s AND m.term = idf.lexeme
+          AND m.entry_seq = ANY(((SELECT seqs FROM candidates))::bigint[])
+    ) AS p
+    GROUP BY p.entry_seq
+    ORDER BY score DESC, p.entry_seq DESC
     LIMIT %(k)s
 )
 SELECT e.id, e.content, e.role, e.message_id, e.created_at, scored.score
