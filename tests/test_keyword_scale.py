@@ -15,14 +15,14 @@ from tests.test_memory import post
 COMMON = "we talked about the weather again today"
 
 
-def many(db: psycopg.Connection[Any], client_id: str, texts: list[str]) -> None:
+def many(db: psycopg.Connection[Any], client_id: str, texts: list[str], first: int = 0) -> None:
     """Store chunks directly, as a long-lived client's memory would hold them (triggers included)."""
     db.execute("INSERT INTO client_profiles (id) VALUES (%s) ON CONFLICT DO NOTHING", (client_id,))
     with db.cursor() as cur:
         cur.executemany(
             "INSERT INTO memory_entries (client_id, turn_key, chat_id, role, content, created_at) "
             "VALUES (%s, %s, %s, 'user', %s, now() - interval '1 day')",
-            [(client_id, f"k{i}", f"chat-{i // 20}", text) for i, text in enumerate(texts)],
+            [(client_id, f"k{i}", f"chat-{i // 20}", text) for i, text in enumerate(texts, first)],
         )
 
 
@@ -61,13 +61,16 @@ def test_postings_follow_every_chunk_in_and_out(
     build_container: Callable[..., Container], db: psycopg.Connection[Any]
 ) -> None:
     many(db, "small", [f"{COMMON} item {i}" for i in range(10)])
-    many(db, "large", [f"{COMMON} item {i}" for i in range(1500)])
+    many(db, "large", [f"{COMMON} item {i}" for i in range(750)])
+    many(db, "between", [f"{COMMON} item {i}" for i in range(10)])  # stored amid the large client's
+    many(db, "large", [f"{COMMON} item {i}" for i in range(750, 1500)], first=750)
     assert postings_of(db, "small") == 10 * 5  # talk, weather, today, item and the number
     db.execute("DELETE FROM memory_entries WHERE client_id = 'small' AND turn_key IN ('k1', 'k2')")
     assert postings_of(db, "small") == 8 * 5  # a few chunks: looked up one by one
     db.execute("DELETE FROM memory_entries WHERE client_id = 'large' AND turn_key <> 'k0'")
-    assert postings_of(db, "large") == 5  # over a thousand: one pass over the table
-    assert postings_of(db, "small") == 8 * 5  # and nobody else's
+    assert postings_of(db, "large") == 5  # over a thousand: one pass over the blocks that hold them
+    assert postings_of(db, "small") == 8 * 5  # and nobody else's,
+    assert postings_of(db, "between") == 10 * 5  # not even those stored among them
     # Statistics count down in bulk too: the 1,499 numbers are gone, the shared words count one chunk.
     stats = db.execute("SELECT term, df FROM client_term_stats WHERE client_id = 'large' ORDER BY term")
     assert stats.fetchall() == [("0", 1), ("item", 1), ("talk", 1), ("today", 1), ("weather", 1)]
