@@ -133,7 +133,10 @@ def seed(url: str, rows: list[Row], dim: int, progress: Progress) -> int:
             done += _copy(conn, rows[start : start + _BATCH], embedder)
             progress("seeding", done, total)
         progress("indexing", 0, 1)
-        conn.execute("SET maintenance_work_mem = '512MB'")
+        # A graph that fits in maintenance_work_mem builds several times faster than one that does not
+        # (1,500,000 vectors of 384 dimensions take about 2.6 GB).
+        graph_mb = total * (dim * 4 + 300) // 1_000_000
+        conn.execute(f"SET maintenance_work_mem = '{min(max(512, graph_mb), 4096)}MB'")
         conn.execute(
             "CREATE INDEX memory_entries_embedding ON memory_entries USING hnsw (embedding vector_cosine_ops)"
         )
