@@ -78,3 +78,28 @@ def test_postings_follow_every_chunk_in_and_out(
     client = client_for(build_container())
     _, memory = post(client, "/assemble", {"client_id": "large", "query": "weather item", "profile": {}})
     assert [c["content"] for c in memory["similar_chunks"]] == [f"{COMMON} item 0"]
+
+
+def test_a_large_expiry_takes_exactly_the_expired_chunks_postings(
+    build_container: Callable[..., Container], db: psycopg.Connection[Any]
+) -> None:
+    many(db, "large", [f"{COMMON} item {i}" for i in range(750)])
+    many(db, "between", [f"{COMMON} item {i}" for i in range(10)])  # stored amid the expiring ones
+    many(db, "large", [f"{COMMON} item {i}" for i in range(750, 1500)], first=750)
+    db.execute("UPDATE memory_entries SET expires_at = now() - interval '1 minute' WHERE client_id = 'large'")
+    # One of them had been given a longer life: it stays, with its postings.
+    db.execute(
+        "UPDATE memory_entries SET expires_at = now() + interval '1 day' "
+        "WHERE client_id = 'large' AND turn_key = 'k9'"
+    )
+    client = client_for(build_container())
+
+    _, cleaned = post(client, "/cleanup", {})
+
+    assert cleaned["deleted_entries"] == 1499
+    assert postings_of(db, "large") == 5
+    assert postings_of(db, "between") == 10 * 5
+    _, memory = post(client, "/assemble", {"client_id": "large", "query": "weather item", "profile": {}})
+    assert [c["content"] for c in memory["similar_chunks"]] == [f"{COMMON} item 9"]
+    _, other = post(client, "/assemble", {"client_id": "between", "query": "item 3", "profile": {}})
+    assert f"{COMMON} item 3" in [c["content"] for c in other["similar_chunks"]]
