@@ -6,9 +6,8 @@ the index itself returns for a client: isolation, ranking, as-of, expiry and del
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -39,8 +38,10 @@ def ids_of(db: psycopg.Connection[Any], client_id: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def search(c: Container, client_id: str, text: str, as_of: datetime | None = None) -> list[str]:
-    now = datetime.now(UTC)
+def search(
+    c: Container, client_id: str, text: str, as_of: datetime | None = None, now: datetime | None = None
+) -> list[str]:
+    now = now or datetime.now(UTC)
     vector = HashEmbedder(TEST_DIM).embed([text])[0]  # what the stub embedder returns for this text
     return [i for i, _ in c.index.search(client_id, vector, as_of or now, now, 10)]
 
@@ -116,13 +117,18 @@ def test_as_of_sees_only_what_was_written_by_then(indexed: Callable[..., Contain
 
 
 @pytest.mark.parametrize("indexed", BACKENDS, indirect=True)
-def test_expired_memory_is_never_returned(indexed: Callable[..., Container]) -> None:
-    c = indexed(memory_ttl_days=0.2 / 86400)  # 200 ms
+def test_expired_memory_is_never_returned(
+    indexed: Callable[..., Container], db: psycopg.Connection[Any]
+) -> None:
+    c = indexed(memory_ttl_days=1)
     client = client_for(c)
     post(client, "/writeback", exchange())
     assert search(c, "alice", "Lisbon")
-    time.sleep(0.3)
-    assert search(c, "alice", "Lisbon") == []  # filtered in the index itself, before any cleanup
+    # Two days on. The clock is given rather than slept through: on a busy machine a short TTL could
+    # run out before the first search.
+    later = datetime.now(UTC) + timedelta(days=2)
+    assert search(c, "alice", "Lisbon", now=later) == []  # filtered in the index itself, before any cleanup
+    db.execute("UPDATE memory_entries SET expires_at = now() - interval '1 minute' WHERE client_id = 'alice'")
     _, memory = post(client, "/assemble", {"client_id": "alice", "query": "Lisbon"})
     assert memory["similar_chunks"] == []
 
