@@ -33,10 +33,11 @@ from tests.qdrant_stub import QdrantStub
 
 EVENTS = Path(__file__).parent / "events"
 TEST_DIM = 256
-# Keyword statistics have no foreign key to the profile (triggers keep them), so they are named too.
+# Keyword statistics and the index's bookkeeping have no foreign key to the profile (triggers keep
+# them), so they are named too.
 TABLES = (
-    "client_profiles, webhook_executions, vector_index_deletions, memory_postings, client_term_stats, "
-    "client_doc_stats"
+    "client_profiles, webhook_executions, vector_index_deletions, vector_index_pending, memory_postings, "
+    "client_term_stats, client_doc_stats"
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ class QdrantBehaviour:
     hanging: set[str] = field(default_factory=set)  # operations that never get an answer
     api_key: str | None = None
     calls: list[str] = field(default_factory=list)
+    # Run once, when the next call of that operation is done but not yet answered.
+    meanwhile: dict[str, Callable[[], None]] = field(default_factory=dict)
 
 
 class QdrantStub(StubServer):
@@ -53,6 +56,9 @@ class QdrantStub(StubServer):
                 else:
                     with stub._lock:
                         result = stub._answer(operation, match.group("name"), body)
+                    meanwhile = stub.behaviour.meanwhile.pop(operation, None)
+                    if meanwhile is not None:
+                        meanwhile()
                     self.reply(200, {"result": result, "status": "ok", "time": 0.0})
 
             do_GET = do_PUT = do_POST = _serve

@@ -84,8 +84,8 @@ def test_a_connection_string_that_cannot_be_used_is_reported_without_its_passwor
 
 
 # What the previous releases send that later migrations touch: the cleanup call and audit insert of
-# 0006, the chunk insert and the keyword reading of 0007. A deploy migrates first and replaces the
-# functions second; meanwhile these still run.
+# 0006, the chunk insert and the keyword reading of 0007, the indexed flag of 0011. A deploy migrates
+# first and replaces the functions second; meanwhile these still run.
 PREVIOUS_RELEASE = (
     "SELECT deleted_entries, deleted_state, archived_episodes FROM cleanup_expired_memory(now(), now())",
     "INSERT INTO webhook_executions (function, request_id, client_id, status, error_code, duration_ms, "
@@ -96,6 +96,10 @@ PREVIOUS_RELEASE = (
     "NULL, now(), NULL)",
     "SELECT 1 FROM memory_postings WHERE client_id = 'c1' AND term = ANY(tsvector_to_array("
     "to_tsvector('english', 'Where do I live?')))",
+    "SELECT id, client_id, embedding, created_at, expires_at FROM memory_entries WHERE NOT vector_indexed "
+    "AND embedding IS NOT NULL AND (expires_at IS NULL OR expires_at > now()) AND client_id = 'c1' "
+    "ORDER BY seq LIMIT 10",
+    "UPDATE memory_entries SET vector_indexed = true WHERE id = ANY(ARRAY[]::uuid[]) RETURNING id",
 )
 
 
@@ -107,3 +111,34 @@ def test_the_previous_release_keeps_working_on_the_migrated_schema(
     with psycopg.connect(url) as conn:
         for statement in PREVIOUS_RELEASE:
             conn.execute(statement)
+
+
+@pytest.mark.parametrize(
+    ("backend", "flags", "queued"), [("qdrant", (True, False), 1), ("pgvector", (False,), 0)]
+)
+def test_chunks_qdrant_still_lacks_are_queued_by_the_upgrade(
+    new_database: Callable[[str], str], tmp_path: Path, backend: str, flags: tuple[bool, ...], queued: int
+) -> None:
+    """0011 turned 0003's indexed flag into a queue: a Qdrant deployment's backlog carries over, and a
+    pgvector deployment (which never set the flag) queues nothing."""
+    url = new_database(f"migrate_queue_{backend}")
+    for m in migrations.discover(MIGRATIONS):
+        if m.version < 11:
+            (tmp_path / m.path.name).write_text(m.path.read_text())
+    migrations.apply(url, tmp_path, 3)
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO client_profiles (id) VALUES ('c1')")
+        for n, flag in enumerate(flags):
+            conn.execute(
+                "INSERT INTO memory_entries (client_id, turn_key, role, content, embedding, created_at, "
+                "vector_indexed) VALUES ('c1', %s, 'user', 'I live in Lisbon', '[1,0,0]', now(), %s)",
+                (f"k{n}", flag),
+            )
+    migrations.apply(url, MIGRATIONS, 3)
+    with psycopg.connect(url) as conn:
+        waiting = conn.execute(
+            "SELECT count(*) FROM vector_index_pending p JOIN memory_entries m ON m.id = p.chunk_id "
+            "WHERE NOT m.vector_indexed"
+        ).fetchone()
+        assert waiting == (queued,)
+        assert conn.execute("SELECT count(*) FROM vector_index_pending").fetchone() == (queued,)

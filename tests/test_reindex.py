@@ -81,12 +81,15 @@ def test_reindex_rebuilds_the_collection_from_postgres(
         points=[models.PointStruct(id=stale, vector=[1.0] * TEST_DIM, payload={"client_id": "alice"})],
     )
     assert point_ids(c) != live_ids(db)
+    versions = db.execute("SELECT id, ctid FROM memory_entries").fetchall()
 
     done = memplane_cli("reindex", cwd=tmp_path, **env)
     assert done.returncode == 0, done.stderr
     assert "4 points written, 1 stale points deleted" in done.stdout
     assert "indexed" in done.stderr  # the progress bar
     assert point_ids(c) == live_ids(db)
+    # Sent from a queue beside the chunks: no chunk row was written again (a large table would double).
+    assert db.execute("SELECT id, ctid FROM memory_entries").fetchall() == versions
 
     resumed = memplane_cli("reindex", "--resume", "--client", "bob", cwd=tmp_path, **env)
     assert resumed.returncode == 0, resumed.stderr

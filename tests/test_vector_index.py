@@ -70,8 +70,7 @@ def test_memory_comes_back_by_meaning_without_degrading(
     assert memory["similar_chunks"][0]["message_id"] == "m1"
     if c.index.separate:
         assert point_ids(c) == live_ids(db)  # indexed as written, no cleanup needed
-        unindexed = db.execute("SELECT count(*) FROM memory_entries WHERE NOT vector_indexed").fetchone()
-        assert unindexed == (0,)
+        assert db.execute("SELECT count(*) FROM vector_index_pending").fetchone() == (0,)
 
 
 @pytest.mark.parametrize("indexed", BACKENDS, indirect=True)

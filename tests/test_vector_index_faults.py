@@ -23,7 +23,7 @@ LISBON = "My name is Alice and I live in Lisbon."
 
 
 def unindexed(db: psycopg.Connection[Any]) -> int:
-    row = db.execute("SELECT count(*) FROM memory_entries WHERE NOT vector_indexed").fetchone()
+    row = db.execute("SELECT count(*) FROM vector_index_pending").fetchone()
     assert row is not None
     return int(row[0])
 
@@ -134,6 +134,38 @@ def test_the_next_writeback_sends_what_an_outage_left_behind(
     assert point_ids(c) == live_ids(db)
     assert len(live_ids(db)) == 4
     assert unindexed(db) == 0
+
+
+def test_a_chunk_forgotten_while_its_point_was_on_its_way_leaves_no_point(
+    indexed: Callable[..., Container], qdrant_server: QdrantStub, db: psycopg.Connection[Any]
+) -> None:
+    c = indexed()
+    client = client_for(c)
+
+    def forget_alice() -> None:  # an erasure that commits between the upsert and its bookkeeping
+        db.execute("DELETE FROM memory_entries WHERE client_id = 'alice'")
+
+    qdrant_server.behaviour.meanwhile["upsert"] = forget_alice
+    _, written = post(client, "/writeback", exchange())
+    assert written["degraded"] == []
+    assert point_ids(c) == live_ids(db) == set()
+    assert unindexed(db) == 0
+
+
+def test_forgetting_a_client_leaves_nothing_waiting_for_the_index(
+    indexed: Callable[..., Container], qdrant_server: QdrantStub, db: psycopg.Connection[Any]
+) -> None:
+    client = client_for(indexed())
+    qdrant_server.behaviour.failing = {"upsert"}
+    post(client, "/writeback", exchange())
+    post(client, "/writeback", BOB)
+    assert unindexed(db) == 4
+    status, _ = post(client, "/cleanup", {"forget": {"client_id": "alice"}})
+    assert status == 200
+    assert unindexed(db) == 2  # Bob's chunks still wait; nothing of Alice's is left to send
+    qdrant_server.behaviour.failing = set()
+    _, cleaned = post(client, "/cleanup", {})
+    assert (cleaned["index_upserted"], cleaned["index_pending"]) == (2, 0)
 
 
 def test_a_failing_search_is_answered_from_pgvector(

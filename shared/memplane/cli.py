@@ -157,7 +157,7 @@ def prepare_storage(settings: Settings) -> list[str]:
 def run_reindex(settings: Settings, *, client_id: str | None, resume: bool) -> int:
     """Send every chunk's vector from Postgres to Qdrant, then delete points Postgres does not hold.
 
-    Resumable: chunks are marked as they are sent, so ``--resume`` continues where a stopped run was.
+    Resumable: chunks leave the queue as they are sent, so ``--resume`` continues where a stopped run was.
     """
     from memplane.evaluation.runner import ProgressBar
     from memplane.usecases.indexing import sweep, sync

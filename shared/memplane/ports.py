@@ -142,15 +142,20 @@ class StoreSession(Protocol):
     def missing_embeddings(self, limit: int) -> list[tuple[str, str, str]]: ...
     def set_embedding(self, kind: str, row_id: str, vector: Vector) -> None: ...
     def unindexed(self, limit: int, client_id: str | None = None) -> list[IndexPoint]:
-        """Chunks with a vector that a separate index does not hold yet, oldest first."""
+        """Chunks queued for a separate index that are still live and have a vector, in no set order."""
+        ...
+
+    def queue_for_index(self, ids: Sequence[str]) -> None:
+        """Queue these chunks (those with a vector) for a separate index, in the transaction that wrote
+        them, so that a failed or interrupted upsert is sent again later."""
         ...
 
     def mark_indexed(self, ids: Sequence[str]) -> set[str]:
-        """Record that these chunks are in the index; return the ids that no longer exist."""
+        """Take these chunks off the index's queue; return the ids that no longer exist."""
         ...
 
     def mark_unindexed(self, client_id: str | None = None) -> int:
-        """Mark every chunk (of one client) as not yet indexed, so that it is indexed again."""
+        """Queue every chunk (of one client) with a vector for the index again; return how many were added."""
         ...
 
     def index_deletions(self, limit: int) -> list[tuple[str, str]]:

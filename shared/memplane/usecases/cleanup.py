@@ -45,7 +45,7 @@ def cleanup(
         counts = s.expire(
             now, now - policy.episode_archive_after, _ledger_before(policy, now), now - policy.audit_retention
         )
-    backfilled = _backfill(store, embedder, policy.backfill_batch, notes)
+    backfilled = _backfill(store, embedder, index.separate, policy.backfill_batch, notes)
     extracted = _retry_extractions(store, extractor, policy, notes, deadline)
     try:
         left = min(_INDEX_BUDGET_S - (time.perf_counter() - started), deadline.left() - _AFTER_INDEX_S)
@@ -109,7 +109,7 @@ def _ledger_before(policy: Policy, now: datetime) -> datetime | None:
     return now - 2 * policy.memory_ttl if policy.memory_ttl is not None else None
 
 
-def _backfill(store: MemoryStore, embedder: Embedder, batch: int, notes: Degradation) -> int:
+def _backfill(store: MemoryStore, embedder: Embedder, queue: bool, batch: int, notes: Degradation) -> int:
     with store.session() as s:
         missing = s.missing_embeddings(batch)
     if not missing:
@@ -122,4 +122,6 @@ def _backfill(store: MemoryStore, embedder: Embedder, batch: int, notes: Degrada
     with store.session() as s:
         for (kind, row_id, _), vector in zip(missing, vectors, strict=True):
             s.set_embedding(kind, row_id, vector)
+        if queue:  # the separate index gets them in this run's sync
+            s.queue_for_index([row_id for kind, row_id, _ in missing if kind == "chunk"])
     return len(missing)

@@ -1,9 +1,10 @@
 """Keeping a separate vector index (Qdrant) in step with Postgres, which holds every vector.
 
-Postgres commits first; the index is updated after, and each chunk is marked once its point is in. A
-chunk that is not marked (the index was down, the function was killed in between) is sent again by
-the next writeback of its client, by cleanup, or by `memplane reindex`; a deleted chunk leaves a
-record until its point is gone. So the index can lag, but never loses or keeps anything for good.
+Postgres commits first, each chunk queued for the index in the same transaction; the index is
+updated after, and the chunk leaves the queue once its point is in. A chunk still queued (the index
+was down, the function was killed in between) is sent again by the next writeback of its client, by
+cleanup, or by `memplane reindex`; a deleted chunk leaves a record until its point is gone. So the
+index can lag, but never loses or keeps anything for good.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def index_new(
     try:
         _upsert(store, index, todo, policy.index_wait_s)
     except VectorIndexFailed as exc:
-        # Committed in Postgres and marked as not indexed: found by keyword search meanwhile, and sent
+        # Committed in Postgres and queued for the index: found by keyword search meanwhile, and sent
         # to the index by the next writeback or cleanup.
         notes.record("vector_index", exc)
 

@@ -95,6 +95,8 @@ def writeback(
                 for n, (turn, i, text) in enumerate(pieces)
             ]
         )
+        if index.separate:
+            s.queue_for_index([p.id for p in points])  # dequeued once the index has them
         episode_id, created = s.insert_episode(
             NewEpisode(
                 client_id=req.client_id,

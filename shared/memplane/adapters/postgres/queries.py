@@ -235,24 +235,36 @@ UNION ALL
 (SELECT 'episode', id, summary FROM episodes WHERE embedding IS NULL ORDER BY stored_at LIMIT %s)
 """
 
-SET_CHUNK_EMBEDDING = "UPDATE memory_entries SET embedding = %s, vector_indexed = false WHERE id = %s"
+SET_CHUNK_EMBEDDING = "UPDATE memory_entries SET embedding = %s WHERE id = %s"
 
-_INDEX_COLUMNS = "id, client_id, embedding, created_at, expires_at"
-UNINDEXED = f"""
-SELECT {_INDEX_COLUMNS} FROM memory_entries
-WHERE NOT vector_indexed AND embedding IS NOT NULL AND {_LIVE}
-ORDER BY seq LIMIT %s
+# What the separate vector index lacks (migration 0011): a queue beside the chunks, never a flag on them.
+QUEUE_FOR_INDEX = """
+INSERT INTO vector_index_pending (chunk_id, client_id)
+SELECT id, client_id FROM memory_entries WHERE id = ANY(%s::uuid[]) AND embedding IS NOT NULL
+ON CONFLICT DO NOTHING
 """
-UNINDEXED_OF_CLIENT = f"""
-SELECT {_INDEX_COLUMNS} FROM memory_entries
-WHERE NOT vector_indexed AND embedding IS NOT NULL AND {_LIVE} AND client_id = %s
-ORDER BY seq LIMIT %s
+QUEUE_ALL_FOR_INDEX = """
+INSERT INTO vector_index_pending (chunk_id, client_id)
+SELECT id, client_id FROM memory_entries WHERE embedding IS NOT NULL
+ON CONFLICT DO NOTHING
 """
-MARK_INDEXED = "UPDATE memory_entries SET vector_indexed = true WHERE id = ANY(%s::uuid[]) RETURNING id"
-MARK_UNINDEXED = "UPDATE memory_entries SET vector_indexed = false WHERE vector_indexed"
-MARK_UNINDEXED_OF_CLIENT = MARK_UNINDEXED + " AND client_id = %s"
-COUNT_UNINDEXED = f"""
-SELECT count(*) FROM memory_entries WHERE NOT vector_indexed AND embedding IS NOT NULL AND {_LIVE}
+QUEUE_CLIENT_FOR_INDEX = QUEUE_ALL_FOR_INDEX.replace("IS NOT NULL", "IS NOT NULL AND client_id = %s")
+_PENDING = f"""
+FROM vector_index_pending p JOIN memory_entries m ON m.id = p.chunk_id
+WHERE m.embedding IS NOT NULL AND {_LIVE.replace("expires_at", "m.expires_at")}
+"""
+# In the queue's key order, so each batch is read along an index rather than a scan of the queue, which
+# a long reindex fills with the dead rows of the batches before.
+_NEXT = "SELECT m.id, m.client_id, m.embedding, m.created_at, m.expires_at"
+UNINDEXED = f"{_NEXT} {_PENDING} ORDER BY p.chunk_id LIMIT %s"
+UNINDEXED_OF_CLIENT = f"{_NEXT} {_PENDING} AND p.client_id = %s ORDER BY p.chunk_id LIMIT %s"
+COUNT_UNINDEXED = f"SELECT count(*) {_PENDING}"
+# Dequeues the points just written and says which of their chunks are still there: one deleted while
+# its point was on its way must not leave the point behind. (A concurrent deletion not yet committed
+# looks live here; it has recorded the point in vector_index_deletions, which cleanup clears.)
+MARK_INDEXED = """
+WITH done AS (DELETE FROM vector_index_pending WHERE chunk_id = ANY(%(ids)s::uuid[]))
+SELECT id FROM memory_entries WHERE id = ANY(%(ids)s::uuid[])
 """
 INDEX_DELETIONS = "SELECT client_id, point_id FROM vector_index_deletions ORDER BY deleted_at LIMIT %s"
 FORGET_ALL_INDEX_DELETIONS = "DELETE FROM vector_index_deletions"

@@ -318,16 +318,19 @@ class PostgresSession:
             rows = self._all(q.UNINDEXED_OF_CLIENT, (client_id, limit))
         return [IndexPoint(str(r[0]), r[1], r[2].to_list(), r[3], r[4]) for r in rows]
 
+    def queue_for_index(self, ids: Sequence[str]) -> None:
+        self._conn.execute(q.QUEUE_FOR_INDEX, (list(ids),))
+
     def mark_indexed(self, ids: Sequence[str]) -> set[str]:
-        marked = {str(r[0]) for r in self._all(q.MARK_INDEXED, (list(ids),))}
-        return set(ids) - marked
+        live = {str(r[0]) for r in self._all(q.MARK_INDEXED, {"ids": list(ids)})}
+        return set(ids) - live
 
     def mark_unindexed(self, client_id: str | None = None) -> int:
         with self._conn.cursor() as cur:
             if client_id is None:
-                cur.execute(q.MARK_UNINDEXED)
+                cur.execute(q.QUEUE_ALL_FOR_INDEX)
             else:
-                cur.execute(q.MARK_UNINDEXED_OF_CLIENT, (client_id,))
+                cur.execute(q.QUEUE_CLIENT_FOR_INDEX, (client_id,))
             return cur.rowcount
 
     def index_deletions(self, limit: int) -> list[tuple[str, str]]:
@@ -345,7 +348,7 @@ class PostgresSession:
     def count_unindexed(self, client_id: str | None = None) -> int:
         if client_id is None:
             return int(self._all(q.COUNT_UNINDEXED, ())[0][0])
-        return int(self._all(q.COUNT_UNINDEXED + " AND client_id = %s", (client_id,))[0][0])
+        return int(self._all(q.COUNT_UNINDEXED + " AND p.client_id = %s", (client_id,))[0][0])
 
 
 def _unchanged(current: Profile, update: ProfileUpdate) -> bool:
