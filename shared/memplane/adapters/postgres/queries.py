@@ -253,10 +253,12 @@ _PENDING = f"""
 FROM vector_index_pending p JOIN memory_entries m ON m.id = p.chunk_id
 WHERE m.embedding IS NOT NULL AND {_LIVE.replace("expires_at", "m.expires_at")}
 """
-# In the queue's key order, so each batch is read along an index rather than a scan of the queue, which
-# a long reindex fills with the dead rows of the batches before.
+# Along the queue's (client, chunk) index: a batch is then a nested loop from the queue into the chunks.
+# Ordered by chunk id alone, the planner merge-joins the chunks' primary key from its start, and as a
+# reindex drains the queue each batch walks further past chunks already sent. Reading and dequeuing
+# 150,000 chunks in batches of 256, without Qdrant: 61 s that way, 4.9 s this way.
 _NEXT = "SELECT m.id, m.client_id, m.embedding, m.created_at, m.expires_at"
-UNINDEXED = f"{_NEXT} {_PENDING} ORDER BY p.chunk_id LIMIT %s"
+UNINDEXED = f"{_NEXT} {_PENDING} ORDER BY p.client_id, p.chunk_id LIMIT %s"
 UNINDEXED_OF_CLIENT = f"{_NEXT} {_PENDING} AND p.client_id = %s ORDER BY p.chunk_id LIMIT %s"
 COUNT_UNINDEXED = f"SELECT count(*) {_PENDING}"
 # Dequeues the points just written and says which of their chunks are still there: one deleted while
