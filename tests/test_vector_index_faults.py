@@ -14,6 +14,7 @@ import pytest
 
 from memplane.wiring import Container
 from tests.conftest import client_for
+from tests.openai_stub import OpenAIStub
 from tests.qdrant_stub import QdrantStub
 from tests.test_cleanup import expire_message
 from tests.test_memory import exchange, post
@@ -150,6 +151,25 @@ def test_a_chunk_forgotten_while_its_point_was_on_its_way_leaves_no_point(
     assert written["degraded"] == []
     assert point_ids(c) == live_ids(db) == set()
     assert unindexed(db) == 0
+
+
+def test_vectors_filled_in_by_cleanup_reach_the_index(
+    indexed: Callable[..., Container], openai_stub: OpenAIStub, db: psycopg.Connection[Any]
+) -> None:
+    c = indexed()
+    client = client_for(c)
+    openai_stub.behaviour.embedding_status = 503
+    _, written = post(client, "/writeback", exchange())
+    assert written["degraded"] == ["embeddings"]
+    assert point_ids(c) == set()  # stored without vectors: nothing to index yet
+    openai_stub.behaviour.embedding_status = 200
+    _, cleaned = post(client, "/cleanup", {})
+    assert (cleaned["embeddings_backfilled"], cleaned["index_upserted"], cleaned["index_pending"]) == (
+        3,
+        2,
+        0,
+    )
+    assert point_ids(c) == live_ids(db) != set()
 
 
 def test_forgetting_a_client_leaves_nothing_waiting_for_the_index(
