@@ -50,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     api.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     bundle = commands.add_parser("bundle", help="generate the DigitalOcean Functions project")
     bundle.add_argument("--out", type=Path, default=Path("build/do"), help="default: build/do")
-    bundle.add_argument("--env-file", type=Path, help="copied to OUT/.env, where doctl reads ${VAR}s")
+    bundle.add_argument(
+        "--env-file",
+        type=Path,
+        help="settings for the deploy; written to OUT/.env, where doctl reads ${VAR}s",
+    )
     bundle.add_argument(
         "--check",
         action="store_true",
@@ -269,18 +273,27 @@ def run_bundle(args: argparse.Namespace) -> int:
     from memplane import bundle
 
     missing = bundle.build(args.out, env_file=args.env_file, log_destinations=tuple(args.log_destination))
-    print(f"bundle written to {args.out}; deploy with: doctl serverless deploy {args.out} --remote-build")
+    print(f"bundle written to {args.out}; deploy with: {bundle.DEPLOY_COMMAND.format(out=args.out)}")
+    level = "error" if args.check else "warning"
     if missing:
         # doctl stops on an unset or empty ${VAR}: "The following substitutions could not be resolved".
         print(
-            f"{'error' if args.check else 'warning'}: the deploy would stop on these unset or empty "
-            f"settings; give them values in {args.env_file or 'the environment file'}: {', '.join(missing)}",
+            f"{level}: the deploy would stop on these unset or empty settings; give them values in "
+            f"{args.env_file or 'the environment file'}: {', '.join(missing)}",
             file=sys.stderr,
+        )
+    misread = bundle.problems(args.env_file) if args.env_file is not None else []
+    for problem in misread:
+        print(f"{level}: {args.env_file}: {problem}", file=sys.stderr)
+    skipped = bundle.skipped_by_deployer(args.out)
+    if skipped:
+        print(
+            f"{level}: the deployer would leave these files out: {', '.join(skipped[:10])}", file=sys.stderr
         )
     if not args.check:
         return 0
-    if missing:
-        return 1  # the deploy would not start: sizes are measured once every name resolves
+    if missing or misread or skipped:
+        return 1  # the deploy would not start, or would run something else than was checked
     failed = False
     for size in bundle.measure(args.out):
         over = size.zipped_mb > bundle.LIMIT_MB
