@@ -144,6 +144,27 @@ class CleanupCounts:
 
 
 @dataclass(frozen=True)
+class CleanupRun:
+    """One nightly cleanup: ``outcome`` is running (or was killed), ok, degraded or failed."""
+
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    counts: dict[str, int]
+    error_code: str | None
+
+
+@dataclass(frozen=True)
+class CleanupHistory:
+    """What health needs to tell whether the nightly job runs: the last run, the last one that
+    completed, and when this deployment's schema was created."""
+
+    last: CleanupRun | None
+    last_completed_at: datetime | None
+    deployed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ForgetScope:
     """What to erase of one client: everything, or one fact key, one chat, or some messages."""
 

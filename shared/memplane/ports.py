@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from memplane.model import (
     CleanupCounts,
+    CleanupHistory,
     Episode,
     Erased,
     Execution,
@@ -212,6 +213,17 @@ class VectorIndex(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class CleanupRunLog(Protocol):
+    """Where each nightly cleanup records itself, so a schedule that never fires shows in health.
+    Each method raises ``DatabaseError``."""
+
+    def started(self, at: datetime) -> int: ...
+    def finished(
+        self, run_id: int, at: datetime, outcome: str, counts: dict[str, int], error_code: str | None = None
+    ) -> None: ...
+    def history(self) -> CleanupHistory: ...
 
 
 class MemoryStore(Protocol):

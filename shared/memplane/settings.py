@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     working_state_ttl_hours: float = Field(24.0, validation_alias="MEMPLANE_WORKING_STATE_TTL_HOURS", gt=0)
     episode_archive_days: float = Field(180.0, validation_alias="MEMPLANE_EPISODE_ARCHIVE_DAYS", gt=0)
     audit_retention_days: float = Field(30.0, validation_alias="MEMPLANE_AUDIT_RETENTION_DAYS", gt=0)
+    # /health turns "degraded" when no nightly cleanup has completed for this long: one missed night
+    # and two hours of slack for a slow or late run.
+    cleanup_max_age_hours: float = Field(26.0, validation_alias="MEMPLANE_CLEANUP_MAX_AGE_HOURS", gt=0)
     context_token_budget: int = Field(1200, validation_alias="MEMPLANE_CONTEXT_TOKENS", ge=50)
     # How keyword search reads text: `auto` picks a stemmer per message from its script and commonest
     # words (memplane/language.py); or one Postgres configuration for everything ("english", "simple").

@@ -14,11 +14,11 @@ from threading import Lock
 
 from memplane.adapters.hash_embedder import HashEmbedder
 from memplane.adapters.pgvector import PgvectorIndex
-from memplane.adapters.postgres import Database, PostgresStore
+from memplane.adapters.postgres import Database, PostgresCleanupRuns, PostgresStore
 from memplane.adapters.rules_extractor import RulesExtractor
 from memplane.errors import MemplaneError
 from memplane.model import Policy
-from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
+from memplane.ports import CleanupRunLog, Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.settings import Settings, load_settings
 
 log = logging.getLogger("memplane")
@@ -29,6 +29,7 @@ class Container:
     settings: Settings
     database: Database
     store: MemoryStore
+    runs: CleanupRunLog
     embedder: Embedder
     # The same embedder on a tight budget with no retry: assemble must answer within its SLA, from
     # keywords alone if need be, rather than wait for a slow embedding endpoint.
@@ -70,6 +71,7 @@ def build(settings: Settings) -> Container:
         settings=settings,
         database=database,
         store=PostgresStore(database, statement_timeout_ms=settings.db_statement_timeout_ms),
+        runs=PostgresCleanupRuns(database),
         index=index,
         pgvector=pgvector,
         embedder=_embedder(settings, settings.embedding_timeout_s, retries=1),

@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -25,6 +25,7 @@ from memplane.deadline import NONE, Deadline
 from memplane.fields import check_storable
 from memplane.logs import hash_client
 from memplane.model import Execution
+from memplane.platform import clients
 from memplane.platform.routes import FUNCTIONS
 from memplane.usecases.health import health
 from memplane.wiring import Container
@@ -139,7 +140,12 @@ def _serve(
     model = _validate(route.request, payload)
     state["action"] = getattr(model, "action", None)
     result: BaseModel = route.run(model, c, datetime.now(UTC), request.deadline)
-    return HttpResponse(200, result.model_dump(mode="json"))
+    body = result.model_dump(mode="json")
+    stale = clients.outdated(request.headers.get(clients.HEADER))
+    if stale is not None and "warnings" in body:  # every response but export's carries warnings
+        log.warning("outdated integration: %s", stale)
+        body["warnings"] = [*body.get("warnings", []), {"code": "client_outdated", "message": stale}]
+    return HttpResponse(200, body)
 
 
 def _authorize(c: Container, request: HttpRequest) -> None:
@@ -197,7 +203,10 @@ def _cached_health(c: Container, deep: bool) -> tuple[bool, dict[str, Any]]:
         embedder=c.embedder,
         extractor=c.extractor,
         index=c.index,
+        runs=c.runs,
         secrets=c.settings.secrets_source,
+        now=datetime.now(UTC),
+        cleanup_max_age=timedelta(hours=c.settings.cleanup_max_age_hours),
         probe_embedder=deep,
     )
     for gone in [k for k, entry in _health_reports.items() if entry[3]() is None]:

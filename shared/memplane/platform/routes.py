@@ -65,6 +65,7 @@ def _cleanup(r: CleanupRequest, c: Container, now: datetime, deadline: Deadline)
     return cleanup(
         r,
         store=c.store,
+        runs=c.runs,
         embedder=c.embedder,
         extractor=c.extractor,
         index=c.index,

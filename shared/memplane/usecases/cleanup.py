@@ -9,13 +9,13 @@ is what keeps vector search consistent with what Postgres holds.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from memplane.contracts import CleanupRequest, CleanupResponse
 from memplane.deadline import NONE, Deadline
-from memplane.errors import EmbeddingsFailed, ExtractionFailed, Timeout, VectorIndexFailed
+from memplane.errors import EmbeddingsFailed, ExtractionFailed, MemplaneError, Timeout, VectorIndexFailed
 from memplane.model import Policy
-from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
+from memplane.ports import CleanupRunLog, Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.facts import normalised, record_facts
 from memplane.usecases.indexing import SyncCounts, sync
@@ -32,12 +32,54 @@ def cleanup(
     req: CleanupRequest,
     *,
     store: MemoryStore,
+    runs: CleanupRunLog,
     embedder: Embedder,
     extractor: Extractor,
     index: VectorIndex,
     policy: Policy,
     now: datetime,
     deadline: Deadline = NONE,
+) -> CleanupResponse:
+    """One nightly run, recorded in the run log from start to end: health reads it to say when the
+    schedule stopped firing. A run the platform kills stays unfinished, which health counts as missed."""
+    run_id = runs.started(now)
+    began = time.perf_counter()
+    try:
+        response = _run(store, embedder, extractor, index, policy, now, deadline)
+    except MemplaneError as exc:
+        runs.finished(run_id, _later(now, began), "failed", {}, exc.code)
+        raise
+    counts = response.model_dump(include=_COUNTED)
+    runs.finished(run_id, _later(now, began), "degraded" if response.degraded else "ok", counts)
+    return response
+
+
+# The figures a run records: what it changed, not how long it took.
+_COUNTED = {
+    "deleted_entries",
+    "deleted_state",
+    "archived_episodes",
+    "embeddings_backfilled",
+    "facts_extracted",
+    "index_upserted",
+    "index_deleted",
+    "index_pending",
+}
+
+
+def _later(now: datetime, began: float) -> datetime:
+    # `now` is the request's clock (tests move it); the run's length is measured, not read again.
+    return now + timedelta(seconds=time.perf_counter() - began)
+
+
+def _run(
+    store: MemoryStore,
+    embedder: Embedder,
+    extractor: Extractor,
+    index: VectorIndex,
+    policy: Policy,
+    now: datetime,
+    deadline: Deadline,
 ) -> CleanupResponse:
     started = time.perf_counter()
     notes = Degradation()

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+from memplane import __version__
 from memplane.errors import DependencyError, IndexWarmingUp
-from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
+from memplane.model import CleanupHistory
+from memplane.ports import CleanupRunLog, Embedder, Extractor, MemoryStore, VectorIndex
 
 
 def health(
@@ -22,11 +25,16 @@ def health(
     embedder: Embedder,
     extractor: Extractor,
     index: VectorIndex,
+    runs: CleanupRunLog,
     secrets: str,
+    now: datetime,
+    cleanup_max_age: timedelta,
     probe_embedder: bool = True,
 ) -> tuple[bool, dict[str, Any]]:
     """Return (healthy, report). Postgres down or not migrated is unhealthy; a failing model or index
-    is not (pgvector answers for the index)."""
+    is not (pgvector answers for the index). A nightly cleanup that has not completed within
+    ``cleanup_max_age`` makes the report ``degraded`` with the reason: still healthy (HTTP 200), but a
+    monitor that polls health starts to alert."""
     postgres, facts = _probe(store.ping)
     vector = {"status": postgres["status"], "name": "pgvector", "latency_ms": postgres["latency_ms"]}
     if facts:
@@ -47,8 +55,9 @@ def health(
     if embedder.offline and embedding["status"] in ("ok", "not probed"):
         embedding["status"] = "fallback"
         embedding["note"] = "offline hashing embedder; configure OPENAI_API_KEY for semantic memory"
-    report = {
+    report: dict[str, Any] = {
         "status": "ok" if postgres["status"] == "ok" else "error",
+        "version": __version__,
         "postgres": postgres,
         "vector_index": vector,
         "embedder": embedding,
@@ -59,7 +68,57 @@ def health(
             "source": "infisical" if secrets == "cached" else secrets,
         },
     }
+    if postgres["status"] == "ok":
+        cleanup, overdue = _cleanup(runs, now, cleanup_max_age)
+        report["cleanup"] = cleanup
+        if overdue:
+            report["status"] = "degraded"
+            report["reasons"] = [overdue]
     return postgres["status"] == "ok", report
+
+
+def _cleanup(runs: CleanupRunLog, now: datetime, max_age: timedelta) -> tuple[dict[str, Any], str | None]:
+    """The nightly job's last run, and the reason to alert if none completed within ``max_age``."""
+    report: dict[str, Any]
+    try:
+        history = runs.history()
+    except DependencyError as exc:
+        return {"status": "error", "code": exc.code, "message": exc.message}, None
+    report = {"max_age_hours": round(max_age.total_seconds() / 3600, 2), "last_run": _run(history)}
+    if history.last_completed_at is not None:
+        report["last_completed_at"] = history.last_completed_at.isoformat()
+    if history.last_completed_at is not None and now - history.last_completed_at <= max_age:
+        report["status"] = "ok"
+        return report, None
+    if history.deployed_at is None or now - history.deployed_at <= max_age:
+        report["status"] = "not due"  # a deployment this young has not missed a night yet
+        return report, None
+    report["status"] = "overdue"
+    since = (
+        f"the last completed at {history.last_completed_at.isoformat()}"
+        if history.last_completed_at is not None
+        else "none has ever completed"
+    )
+    hours = report["max_age_hours"]
+    return report, (
+        f"no nightly cleanup has completed in the last {hours:g} hours ({since}): expired memory is kept "
+        "and missing vectors are not filled in. Check the cleanup-nightly trigger "
+        "(`doctl serverless triggers list`) or the external schedule (docs/deploy.md)"
+    )
+
+
+def _run(history: CleanupHistory) -> dict[str, Any] | None:
+    last = history.last
+    if last is None:
+        return None
+    return {
+        "started_at": last.started_at.isoformat(),
+        "finished_at": last.finished_at.isoformat() if last.finished_at is not None else None,
+        # "running" with no end: still going, or killed by the platform's time limit.
+        "outcome": last.outcome,
+        "counts": last.counts,
+        **({"error_code": last.error_code} if last.error_code else {}),
+    }
 
 
 def _separate_index(store: MemoryStore, index: VectorIndex, pgvector: dict[str, Any]) -> dict[str, Any]:
