@@ -1,7 +1,7 @@
 """
 title: memplane memory
 author: memplane
-version: 0.1.0
+version: 0.2.0
 license: Apache-2.0
 requirements: httpx
 description: Long-term memory across chats, from a memplane service; chats never wait on it past a timeout.
@@ -19,6 +19,9 @@ import httpx
 from pydantic import BaseModel, Field
 
 log = logging.getLogger("memplane.openwebui")
+# Sent with every call, so memplane can say when this file is older than the server (keep in step with
+# the version above).
+CLIENT = "openwebui-filter/0.2.0"
 
 # The block assemble returns is fenced by these tags; an earlier turn's block is replaced, not repeated.
 _MEMORY_BLOCK = re.compile(r"\s*<memplane-memory>.*?</memplane-memory>", re.S)
@@ -124,7 +127,7 @@ class Filter:
 
     async def _post(self, url: str, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """POST within ``timeout`` seconds overall; any failure is logged and answered with None."""
-        headers = {}
+        headers = {"X-Memplane-Client": CLIENT}
         if self.valves.api_token:
             headers["Authorization"] = f"Bearer {self.valves.api_token}"
         if self.valves.whisk_secret:
@@ -144,6 +147,9 @@ class Filter:
         if not isinstance(reply, dict):
             log.warning("memplane %s answered something other than a JSON object; ignored", url)
             return None
+        for warning in reply.get("warnings") or []:
+            if isinstance(warning, dict) and warning.get("code") == "client_outdated":
+                log.warning("memplane: %s", warning.get("message"))
         return reply
 
 

@@ -1,7 +1,7 @@
 """
 title: memplane memory tools
 author: memplane
-version: 0.1.0
+version: 0.2.0
 license: Apache-2.0
 requirements: httpx
 description: The assistant can say what it remembers about you, remember on purpose, and forget.
@@ -17,6 +17,9 @@ import httpx
 from pydantic import BaseModel, Field
 
 log = logging.getLogger("memplane.openwebui.tool")
+# Sent with every call, so memplane can say when this file is older than the server (keep in step with
+# the version above).
+CLIENT = "openwebui-tool/0.2.0"
 
 # Every call is about the Open WebUI user who is chatting: the client id comes from __user__, never
 # from the model's arguments, so no prompt can reach another person's memory.
@@ -118,7 +121,7 @@ async def _forget(valves: Tools.Valves, user: dict[str, Any] | None, scope: dict
 
 
 async def _call(valves: Tools.Valves, url: str, payload: dict[str, Any]) -> dict[str, Any]:
-    headers = {}
+    headers = {"X-Memplane-Client": CLIENT}
     if valves.api_token:
         headers["Authorization"] = f"Bearer {valves.api_token}"
     if valves.whisk_secret:

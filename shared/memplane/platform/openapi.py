@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from memplane import __version__
 from memplane.contracts import (
     AssembleRequest,
     AssembleResponse,
@@ -36,7 +37,7 @@ _ERRORS = {
 }
 
 
-def spec(version: str = "0.1.0") -> dict[str, Any]:
+def spec(version: str = __version__) -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         AssembleRequest,
         AssembleResponse,
