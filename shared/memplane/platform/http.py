@@ -144,7 +144,7 @@ def _serve(
     stale = clients.outdated(request.headers.get(clients.HEADER))
     if stale is not None and "warnings" in body:  # every response but export's carries warnings
         log.warning("outdated integration: %s", stale)
-        body["warnings"] = [*body.get("warnings", []), {"code": "client_outdated", "message": stale}]
+        body["warnings"] = [*body["warnings"], {"code": "client_outdated", "message": stale}]
     return HttpResponse(200, body)
 
 

@@ -49,22 +49,13 @@ def cleanup(
     except MemplaneError as exc:
         runs.finished(run_id, _later(now, began), "failed", {}, exc.code)
         raise
-    counts = response.model_dump(include=_COUNTED)
+    counts = response.model_dump(exclude=_NOT_COUNTED)
     runs.finished(run_id, _later(now, began), "degraded" if response.degraded else "ok", counts)
     return response
 
 
-# The figures a run records: what it changed, not how long it took.
-_COUNTED = {
-    "deleted_entries",
-    "deleted_state",
-    "archived_episodes",
-    "embeddings_backfilled",
-    "facts_extracted",
-    "index_upserted",
-    "index_deleted",
-    "index_pending",
-}
+# A run records what it changed (every other field of the response), not how long it took or why.
+_NOT_COUNTED = {"execution_time_ms", "degraded", "warnings"}
 
 
 def _later(now: datetime, began: float) -> datetime:

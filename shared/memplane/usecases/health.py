@@ -79,12 +79,14 @@ def health(
 
 def _cleanup(runs: CleanupRunLog, now: datetime, max_age: timedelta) -> tuple[dict[str, Any], str | None]:
     """The nightly job's last run, and the reason to alert if none completed within ``max_age``."""
-    report: dict[str, Any]
     try:
         history = runs.history()
     except DependencyError as exc:
         return {"status": "error", "code": exc.code, "message": exc.message}, None
-    report = {"max_age_hours": round(max_age.total_seconds() / 3600, 2), "last_run": _run(history)}
+    report: dict[str, Any] = {
+        "max_age_hours": round(max_age.total_seconds() / 3600, 2),
+        "last_run": _run(history),
+    }
     if history.last_completed_at is not None:
         report["last_completed_at"] = history.last_completed_at.isoformat()
     if history.last_completed_at is not None and now - history.last_completed_at <= max_age:
