@@ -141,5 +141,5 @@ def test_forget_and_export_are_not_nightly_runs(build_container: Callable[..., C
     stored = client.post("/writeback", json={"client_id": "u", "conversation": [turn], "response": "Noted."})
     assert stored.status_code == 200
     assert client.post("/cleanup", json={"export": {"client_id": "u"}}).status_code == 200
-    assert client.post("/cleanup", json={"forget": {"client_id": "u"}}).status_code == 200
+    assert client.post("/cleanup", json={"forget": {"client_id": "u", "everything": True}}).status_code == 200
     assert health_of(c)[1]["cleanup"]["last_run"] is None

@@ -68,7 +68,7 @@ def test_forgetting_a_client_erases_every_table_and_nobody_else(
     bob = rows_of(db, "bob")
     assert all(before[t] > 0 for t in CLIENT_ROWS if not t.startswith("vector_index"))
 
-    status, erased = post(client, "/cleanup", {"forget": {"client_id": "alice"}})
+    status, erased = post(client, "/cleanup", {"forget": {"client_id": "alice", "everything": True}})
     assert status == 200
     assert erased["scope"] == "client"
     print("forget deleted:", json.dumps(erased["deleted"]))  # the closing note's table comes from here
@@ -78,16 +78,17 @@ def test_forgetting_a_client_erases_every_table_and_nobody_else(
         "chunks": before["memory_entries"],
         "episodes": before["episodes"],
         "working_state": before["working_state"],
-        "ledger": before["stored_turns"],
         "keyword_terms": before["client_term_stats"],
         "keyword_totals": 1,
         "calls": before["webhook_executions"],
         "profile": 1,
     }
-    assert rows_of(db, "alice") == dict.fromkeys(CLIENT_ROWS, 0)
+    # The writeback ledger keeps the message keys (Open WebUI's ids, or hashes: no text), so a resent
+    # history is not stored again.
+    assert rows_of(db, "alice") == {**dict.fromkeys(CLIENT_ROWS, 0), "stored_turns": before["stored_turns"]}
     assert rows_of(db, "bob") == bob
 
-    status, again = post(client, "/cleanup", {"forget": {"client_id": "alice"}})
+    status, again = post(client, "/cleanup", {"forget": {"client_id": "alice", "everything": True}})
     assert status == 200
     assert set(again["deleted"].values()) == {0}  # forgetting twice is a harmless no-op
     # The audit log says a forget happened, and nothing of whom or what.
@@ -109,7 +110,7 @@ def test_forgetting_a_client_erases_every_table_and_nobody_else(
         ({"forget": {"client_id": None}}, "forget.client_id"),
         ({"forget": {"client_id": "alice", "chat_id": "chat-1", "fact_key": "location"}}, "forget"),
         ({"forget": {"client_id": "alice", "message_ids": []}}, "forget.message_ids"),
-        ({"forget": {"client_id": "alice"}, "export": {"client_id": "alice"}}, None),
+        ({"forget": {"client_id": "alice", "everything": True}, "export": {"client_id": "alice"}}, None),
         ({"forget": "alice"}, "forget"),
         ({"export": {"client_id": "*"}}, "export.client_id"),
     ],
@@ -185,7 +186,7 @@ def test_a_forget_reaches_qdrant_and_is_retried_when_qdrant_is_down(
     assert alice <= point_ids(c)
 
     qdrant_server.behaviour.failing = {"delete"}
-    status, erased = post(client, "/cleanup", {"forget": {"client_id": "alice"}})
+    status, erased = post(client, "/cleanup", {"forget": {"client_id": "alice", "everything": True}})
     assert status == 200
     assert erased["degraded"] == ["vector_index"]
     assert erased["index_pending"] == len(alice)
@@ -196,7 +197,7 @@ def test_a_forget_reaches_qdrant_and_is_retried_when_qdrant_is_down(
     assert cleaned["index_deleted"] == len(alice)
     assert not alice & point_ids(c)
     assert point_ids(c)  # Bob's points stay
-    assert rows_of(db, "alice") == dict.fromkeys(CLIENT_ROWS, 0)
+    assert rows_of(db, "alice") == {**dict.fromkeys(CLIENT_ROWS, 0), "stored_turns": 2}  # keys, no text
 
 
 def test_export_pages_everything_under_the_response_limit(
@@ -251,11 +252,11 @@ def test_operators_forget_and_export_from_the_command_line(
     assert whole["profile"]["email"] == "alice@example.com"
     assert any("Lisbon" in c["content"] for c in whole["chunks"])
 
-    forgotten = memplane_cli("forget", "--client", "alice", cwd=tmp_path, DATABASE_URL=db_url)
+    forgotten = memplane_cli("forget", "--client", "alice", "--everything", cwd=tmp_path, DATABASE_URL=db_url)
     assert forgotten.returncode == 0, forgotten.stderr
     assert json.loads(forgotten.stdout)["deleted"]["profile"] == 1
     assert rows_of(db, "alice")["memory_entries"] == 0
-    refused = memplane_cli("forget", "--client", "*", cwd=tmp_path, DATABASE_URL=db_url)
+    refused = memplane_cli("forget", "--client", "*", "--everything", cwd=tmp_path, DATABASE_URL=db_url)
     assert refused.returncode == 2
     assert "wildcards" in refused.stderr
 

@@ -72,6 +72,6 @@ def test_nothing_of_one_client_reaches_another(service: FlaskClient, actions: li
                     if other != who:
                         assert not any(w.lower() in answer for w in words), (who, other, reply)
         elif step[0] == "forget":
-            assert post(client, "/cleanup", {"forget": {"client_id": step[1]}})[0] == 200
+            assert post(client, "/cleanup", {"forget": {"client_id": step[1], "everything": True}})[0] == 200
         else:
             assert post(client, "/cleanup", {})[0] == 200

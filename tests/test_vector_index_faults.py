@@ -177,7 +177,7 @@ def test_forgetting_a_client_leaves_nothing_waiting_for_the_index(
     post(client, "/writeback", exchange())
     post(client, "/writeback", BOB)
     assert unindexed(db) == 4
-    status, _ = post(client, "/cleanup", {"forget": {"client_id": "alice"}})
+    status, _ = post(client, "/cleanup", {"forget": {"client_id": "alice", "everything": True}})
     assert status == 200
     assert unindexed(db) == 2  # Bob's chunks still wait; nothing of Alice's is left to send
     qdrant_server.behaviour.failing = set()

@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -87,6 +88,9 @@ class MessageIn(_In):
     role: Literal["user", "assistant", "system", "tool"]
     content: Annotated[str | list[dict[str, Any]], WithJsonSchema(_CONTENT)]
     id: ShortText | None = None
+    # When it was said (Open WebUI's message timestamp): a message said before its client or chat was
+    # forgotten is never stored again.
+    timestamp: Timestamp | None = None
 
     @field_validator("*", mode="after")
     @classmethod
@@ -128,21 +132,58 @@ class AssembleRequest(_In):
     context_tokens: int | None = Field(None, ge=50, le=32_000)
 
 
-class ForgetIn(_In):
-    """Erase one client's memory: all of it, or only one fact key, one chat, or some messages."""
+_SCOPES = ("fact_key", "chat_id", "message_ids", "everything")
+MessageIds = Annotated[list[ShortText], Field(min_length=1, max_length=1000)]
+# A scope field is optional in Python and never null in JSON: its schema is its type's alone, and a
+# null sent anyway is refused by name (below).
+_ScopeText = Annotated[NonBlank | None, WithJsonSchema(TypeAdapter(NonBlank).json_schema())]
+_ScopeIds = Annotated[MessageIds | None, WithJsonSchema(TypeAdapter(MessageIds).json_schema())]
+_ScopeAll = Annotated[
+    Literal[True] | None,
+    WithJsonSchema(
+        {"const": True, "description": "all of this client's memory, its profile and its history of calls"}
+    ),
+]
 
-    model_config = ConfigDict(json_schema_extra=at_most_one("fact_key", "chat_id", "message_ids"))
+
+class ForgetIn(_In):
+    """Erase one client's memory: one fact key, one chat, some messages, or ``everything: true``.
+
+    The scope is always said, never implied: a request that names none, or sends one as null (a model
+    filling in a Tool argument it did not have), is refused rather than read as "erase everything".
+    """
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": [n]} for n in _SCOPES]})
 
     client_id: OneClient
-    fact_key: NonBlank | None = None
-    chat_id: NonBlank | None = None
-    message_ids: list[ShortText] | None = Field(None, min_length=1, max_length=1000)
+    fact_key: _ScopeText = None
+    chat_id: _ScopeText = None
+    message_ids: _ScopeIds = None
+    everything: _ScopeAll = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_scope(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [n for n in _SCOPES if n in data and data[n] is None]
+            if nulls:
+                raise ValueError(
+                    f"{nulls[0]} is null: leave it out, or give a value (a null never means everything)"
+                )
+        return data
 
     @model_validator(mode="after")
     def _one_scope(self) -> ForgetIn:
-        given = [n for n in ("fact_key", "chat_id", "message_ids") if getattr(self, n) is not None]
+        given = [n for n in _SCOPES if getattr(self, n) is not None]
         if len(given) > 1:
-            raise ValueError(f"give at most one of fact_key, chat_id and message_ids, not {', '.join(given)}")
+            raise ValueError(
+                f"give one of fact_key, chat_id, message_ids and everything, not {', '.join(given)}"
+            )
+        if not given:
+            raise ValueError(
+                "say what to forget: fact_key, chat_id, message_ids, or everything: true for all of "
+                "this client's memory"
+            )
         return self
 
     @property

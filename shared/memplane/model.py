@@ -39,6 +39,7 @@ class Turn:
     role: Role
     content: str
     message_id: str | None
+    said_at: datetime | None = None  # when the caller says it was said, if it does
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,8 @@ class Erased:
 
     counts: dict[str, int]
     chunk_ids: list[str]
+    # Episodes that kept other messages than the forgotten ones: their facts are owed again.
+    reopened: list[OwedExtraction] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from memplane.wiring import Container
 class Route:
     request: type[BaseModel]
     run: Callable[[Any, Container, datetime, Deadline], BaseModel]
+    # Requests only the operator (or the platform's trigger) may send, whatever the chat token allows.
+    operator_only: Callable[[Any], bool] = lambda request: False
 
 
 FUNCTIONS: dict[str, Route] = {
@@ -52,14 +54,22 @@ FUNCTIONS: dict[str, Route] = {
             deadline=deadline,
         ),
     ),
-    "cleanup": Route(CleanupRequest, lambda r, c, now, deadline: _cleanup(r, c, now, deadline)),
+    "cleanup": Route(
+        CleanupRequest,
+        lambda r, c, now, deadline: _cleanup(r, c, now, deadline),
+        # The full run (vacuum, LLM retries, backfill) costs the whole deployment; forget and export
+        # concern one client, and the Tool needs them.
+        operator_only=lambda r: r.action is None,
+    ),
 }
 
 
 def _cleanup(r: CleanupRequest, c: Container, now: datetime, deadline: Deadline) -> BaseModel:
     """The nightly run, or on demand: forget or export one client."""
     if r.forget is not None:
-        return forget(r.forget, store=c.store, index=c.index, policy=c.policy, deadline=deadline)
+        return forget(
+            r.forget, store=c.store, index=c.index, extractor=c.extractor, policy=c.policy, deadline=deadline
+        )
     if r.export is not None:
         return export(r.export, store=c.store)
     return cleanup(

@@ -17,8 +17,8 @@ from memplane.errors import EmbeddingsFailed, ExtractionFailed, MemplaneError, T
 from memplane.model import Policy
 from memplane.ports import CleanupRunLog, Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
-from memplane.usecases.facts import normalised, record_facts
 from memplane.usecases.indexing import SyncCounts, sync
+from memplane.usecases.owed import extract_owed
 
 # The platform stops cleanup at 90 s and its SLA is 30 s: index work gets what is left of 20 s.
 _INDEX_BUDGET_S = 20.0
@@ -111,27 +111,11 @@ def _retry_extractions(
         owed = s.owed_extractions(policy.extraction_retry_batch)
     done = 0
     for episode in owed:
-        with store.session() as s:
-            known = s.current_facts(episode.client_id, episode.created_at, 100)
         try:
-            found = normalised(
-                deadline.run(
-                    lambda: extractor.extract(episode.turns, known),  # noqa: B023 - run before the loop goes on
-                    keep_s=_AFTER_EXTRACTIONS_S,
-                    what="fact extraction",
-                )
-            )
-        except Timeout as exc:
-            notes.record("extraction", exc)  # not the LLM's failure: this episode is not charged an attempt
+            extract_owed(store, extractor, episode, policy, deadline, keep_s=_AFTER_EXTRACTIONS_S)
+        except (Timeout, ExtractionFailed) as exc:
+            notes.record("extraction", exc)  # likely still down: the next run tries again
             break
-        except ExtractionFailed as exc:
-            notes.record("extraction", exc)
-            with store.session() as s:
-                s.extraction_settled(episode.episode_id, False, policy.extraction_attempts)
-            break
-        with store.session() as s:
-            record_facts(s, episode.client_id, found, episode.created_at, episode.episode_id)
-            s.extraction_settled(episode.episode_id, True, policy.extraction_attempts)
         done += 1
     return done
 

@@ -4,6 +4,11 @@ Postgres deletes in one transaction, so a forget is all or nothing there. The ve
 after the commit; deletions it has not confirmed stay recorded (``vector_index_deletions``), and
 cleanup retries them, so a point can outlive its chunk for a while but is never returned meanwhile:
 search results are read back from Postgres.
+
+A forget stays forgotten: forgetting a client or a chat leaves a tombstone and keeps the writeback
+ledger's keys, so Open WebUI resending the history stores none of it again. Forgetting some messages
+of an exchange keeps the rest of it: its summary is rewritten from what remains and its facts are
+found again in the remaining messages, at once, or by the next cleanup if the LLM cannot answer now.
 """
 
 from __future__ import annotations
@@ -13,22 +18,36 @@ from collections.abc import Sequence
 
 from memplane.contracts import ForgetIn, ForgetResponse
 from memplane.deadline import NONE, Deadline
-from memplane.errors import VectorIndexFailed
-from memplane.model import ForgetScope, Policy
-from memplane.ports import MemoryStore, VectorIndex
+from memplane.errors import ExtractionFailed, Timeout, VectorIndexFailed
+from memplane.model import ForgetScope, OwedExtraction, Policy
+from memplane.ports import Extractor, MemoryStore, VectorIndex
+from memplane.text import summarize
 from memplane.usecases._degrade import Degradation
+from memplane.usecases.owed import extract_owed
+
+# Near the platform's time limit, what the forget needs after finding the remaining facts: its answer.
+_AFTER_EXTRACTION_S = 1.0
 
 
 def forget(
-    req: ForgetIn, *, store: MemoryStore, index: VectorIndex, policy: Policy, deadline: Deadline = NONE
+    req: ForgetIn,
+    *,
+    store: MemoryStore,
+    index: VectorIndex,
+    extractor: Extractor,
+    policy: Policy,
+    deadline: Deadline = NONE,
 ) -> ForgetResponse:
     started = time.perf_counter()
     ids = tuple(req.message_ids) if req.message_ids is not None else None
     scope = ForgetScope(req.client_id, fact_key=req.fact_key, chat_id=req.chat_id, message_ids=ids)
     with store.session(deadline.budget_ms(policy.cleanup_statement_timeout_ms)) as s:
         erased = s.forget(scope)
+        for episode in erased.reopened:  # in the same transaction: no summary outlives its message
+            s.set_summary(episode.episode_id, summarize(episode.turns))
     notes = Degradation()
     removed = _unindex(store, index, req.client_id, erased.chunk_ids, policy, notes)
+    _refind_facts(store, extractor, erased.reopened, policy, notes, deadline)
     return ForgetResponse(
         scope=req.scope,
         deleted=erased.counts,
@@ -59,3 +78,19 @@ def _unindex(
     except VectorIndexFailed as exc:
         notes.record("vector_index", exc)  # the rest stay recorded; cleanup deletes them later
     return done
+
+
+def _refind_facts(
+    store: MemoryStore,
+    extractor: Extractor,
+    episodes: Sequence[OwedExtraction],
+    policy: Policy,
+    notes: Degradation,
+    deadline: Deadline,
+) -> None:
+    for episode in episodes:
+        try:
+            extract_owed(store, extractor, episode, policy, deadline, keep_s=_AFTER_EXTRACTION_S)
+        except (ExtractionFailed, Timeout) as exc:
+            notes.record("extraction", exc)  # still owed: the next cleanup finds them
+            return

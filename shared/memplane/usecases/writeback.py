@@ -27,11 +27,10 @@ from memplane.model import (
 from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
 from memplane.text import chunks, strip_recalled, summarize
 from memplane.usecases._degrade import Degradation
-from memplane.usecases.facts import normalised, record_facts
+from memplane.usecases.facts import KNOWN_FACTS, normalised, record_facts
 from memplane.usecases.indexing import index_new
 
 _REMEMBERED_ROLES = ("user", "assistant")
-_KNOWN_FACTS = 100  # current facts shown to the extractor, so that it reuses their keys
 # Near the platform's time limit, what must still happen after each model call: after extraction, the
 # embeddings and the writes; after the embeddings, the writes.
 _AFTER_EXTRACTION_S = 3.0
@@ -57,9 +56,10 @@ def writeback(
     answer_key = turns[-1].key
     with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
         known = s.known_turn_keys(req.client_id, [t.key for t in turns])
+        forgotten_at = s.forgotten_at(req.client_id, req.chat_id)
         episode_id = s.find_episode(req.client_id, answer_key)
-        current = s.current_facts(req.client_id, at, _KNOWN_FACTS) if len(known) < len(turns) else []
-    new = [t for t in turns if t.key not in known]
+        current = s.current_facts(req.client_id, at, KNOWN_FACTS) if len(known) < len(turns) else []
+    new = [t for t in turns if t.key not in known and not _forgotten(t, req.timestamp, forgotten_at)]
     if not new:
         # A replay, or a resent history with nothing new in it: nothing to do, same answer.
         return WritebackResponse(
@@ -152,9 +152,23 @@ def turns_of(req: WritebackRequest) -> list[Turn]:
             continue
         key = m.id or _content_key(req.chat_id, m.role, text)
         if key != answer_key:  # Open WebUI's outlet already lists the answer among the messages
-            history.setdefault(key, Turn(key=key, role=m.role, content=text, message_id=m.id))
-    answer = Turn(key=answer_key, role="assistant", content=answer_text, message_id=req.message_id)
+            turn = Turn(key=key, role=m.role, content=text, message_id=m.id, said_at=m.timestamp)
+            history.setdefault(key, turn)
+    answer = Turn(
+        key=answer_key,
+        role="assistant",
+        content=answer_text,
+        message_id=req.message_id,
+        said_at=req.timestamp,
+    )
     return [*history.values(), answer]
+
+
+def _forgotten(turn: Turn, exchange_at: datetime | None, forgotten_at: datetime | None) -> bool:
+    """Said at or before the client (or this chat) was forgotten, by the caller's own dates: a message
+    without a date of its own is as old as the exchange at most (the history comes before the answer)."""
+    said = turn.said_at or exchange_at
+    return forgotten_at is not None and said is not None and said <= forgotten_at
 
 
 def _content_key(chat_id: str | None, role: str, text: str) -> str:

@@ -24,6 +24,10 @@ RETURNING id, full_name, email, tags
 """
 
 KNOWN_TURNS = "SELECT turn_key FROM stored_turns WHERE client_id = %s AND turn_key = ANY(%s)"
+# When the client, or this chat of it, was last forgotten: messages dated before then are not stored.
+FORGOTTEN_AT = """
+SELECT max(forgotten_at) FROM forgotten WHERE client_id = %s AND chat_id IN ('', coalesce(%s, ''))
+"""
 
 CLAIM_TURNS = """
 INSERT INTO stored_turns (client_id, turn_key)
@@ -64,6 +68,14 @@ FROM (
 JOIN memory_entries m ON m.client_id = e.client_id AND m.turn_key = ANY(e.extraction_turns)
 ORDER BY e.id, m.seq
 """
+OWED_BY_EPISODE = """
+SELECT e.id, e.client_id, e.created_at, m.turn_key, m.role, m.content, m.message_id
+FROM episodes e
+JOIN memory_entries m ON m.client_id = e.client_id AND m.turn_key = ANY(e.extraction_turns)
+WHERE e.id = ANY(%s::uuid[])
+ORDER BY e.id, m.seq
+"""
+SET_SUMMARY = "UPDATE episodes SET summary = %s WHERE id = %s"
 EXTRACTION_DONE = "UPDATE episodes SET extraction_turns = NULL WHERE id = %s"
 EXTRACTION_FAILED = """
 UPDATE episodes SET extraction_attempts = extraction_attempts + 1,
@@ -286,6 +298,12 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 # Forgetting. Each statement names the client; none can reach another client's rows. Facts learned
 # from a forgotten exchange go with it (they reference its episode), before the episode is deleted.
 # A SELECT counts rows that the chunks' triggers delete; a name starting with "-" is not reported.
+# The writeback ledger (stored_turns) keeps its keys and a tombstone records the time (0013), so that
+# Open WebUI resending the history stores none of it again.
+_TOMBSTONE = """
+INSERT INTO forgotten (client_id, chat_id, forgotten_at) VALUES (%(c)s, {chat}, now())
+ON CONFLICT (client_id, chat_id) DO UPDATE SET forgotten_at = excluded.forgotten_at
+"""
 FORGET_CLIENT = (
     ("facts", "DELETE FROM memory_facts WHERE client_id = %(c)s"),
     ("postings", "SELECT count(*) FROM memory_postings WHERE client_id = %(c)s"),
@@ -293,11 +311,11 @@ FORGET_CLIENT = (
     ("chunks", "DELETE FROM memory_entries WHERE client_id = %(c)s RETURNING id"),
     ("episodes", "DELETE FROM episodes WHERE client_id = %(c)s"),
     ("working_state", "DELETE FROM working_state WHERE client_id = %(c)s"),
-    ("ledger", "DELETE FROM stored_turns WHERE client_id = %(c)s"),
     ("-keyword_terms", "DELETE FROM client_term_stats WHERE client_id = %(c)s"),
     ("keyword_totals", "DELETE FROM client_doc_stats WHERE client_id = %(c)s"),
     ("calls", "DELETE FROM webhook_executions WHERE client_id = %(c)s"),
     ("profile", "DELETE FROM client_profiles WHERE id = %(c)s"),
+    ("-tombstone", _TOMBSTONE.format(chat="''")),
 )
 FORGET_FACT = (("facts", "DELETE FROM memory_facts WHERE client_id = %(c)s AND key = %(key)s"),)
 _CHAT_EPISODES = "SELECT id FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s"
@@ -309,7 +327,11 @@ FORGET_CHAT = (
     ("chunks", "DELETE FROM memory_entries WHERE client_id = %(c)s AND chat_id = %(chat)s RETURNING id"),
     ("episodes", "DELETE FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s"),
     ("working_state", "DELETE FROM working_state WHERE client_id = %(c)s AND session_id = %(chat)s"),
+    ("-tombstone", _TOMBSTONE.format(chat="%(chat)s")),
 )
+# Forgetting messages: an episode made only of them goes; one that also holds other messages stays,
+# without them. Its facts are deleted (which message taught which is not known) and its remaining
+# messages are owed an extraction again, which the forget runs at once and cleanup retries.
 _MESSAGE_EPISODES = "SELECT id FROM episodes WHERE client_id = %(c)s AND message_ids && %(ids)s::text[]"
 FORGET_MESSAGES = (
     (
@@ -320,7 +342,26 @@ FORGET_MESSAGES = (
         "chunks",
         "DELETE FROM memory_entries WHERE client_id = %(c)s AND message_id = ANY(%(ids)s) RETURNING id",
     ),
-    ("episodes", "DELETE FROM episodes WHERE client_id = %(c)s AND message_ids && %(ids)s::text[]"),
+    (
+        "episodes",
+        "DELETE FROM episodes WHERE client_id = %(c)s AND message_ids && %(ids)s::text[] "
+        "AND message_ids <@ %(ids)s::text[]",
+    ),
+    (
+        "-episodes_reopened",
+        """
+        UPDATE episodes e SET
+            message_ids = ARRAY(SELECT m FROM unnest(e.message_ids) AS m WHERE m <> ALL(%(ids)s)),
+            extraction_turns = nullif(ARRAY(
+                SELECT DISTINCT x.turn_key FROM memory_entries x
+                WHERE x.client_id = e.client_id AND x.message_id = ANY(e.message_ids)
+            ), '{}'),
+            extraction_attempts = 0,
+            embedding = NULL
+        WHERE e.client_id = %(c)s AND e.message_ids && %(ids)s::text[]
+        RETURNING e.id
+        """,
+    ),
 )
 
 # Export, a section at a time, each ordered by a unique position so that pages neither skip nor repeat.

@@ -123,6 +123,10 @@ class PostgresSession:
         rows = self._all(q.KNOWN_TURNS, (client_id, list(keys)))
         return {row[0] for row in rows}
 
+    def forgotten_at(self, client_id: str, chat_id: str | None) -> datetime | None:
+        rows = self._all(q.FORGOTTEN_AT, (client_id, chat_id))
+        return rows[0][0] if rows else None
+
     def claim_turns(self, client_id: str, keys: Sequence[str]) -> set[str]:
         """Record turn keys as stored; return those that were new (a concurrent writer got the rest)."""
         rows = self._all(q.CLAIM_TURNS, (client_id, list(keys)))
@@ -259,6 +263,7 @@ class PostgresSession:
         }
         counts: dict[str, int] = {}
         chunk_ids: list[str] = []
+        reopened: list[str] = []
         for table, sql in statements:
             with self._conn.cursor(row_factory=tuple_row) as cur:
                 cur.execute(sql, params)
@@ -268,16 +273,24 @@ class PostgresSession:
                     continue
                 if table == "chunks":
                     chunk_ids = [str(r[0]) for r in cur.fetchall()]
+                if table == "-episodes_reopened":
+                    reopened = [str(r[0]) for r in cur.fetchall()]
                 if not table.startswith("-"):
                     counts[table] = cur.rowcount
-        return Erased(counts, chunk_ids)
+        return Erased(counts, chunk_ids, self._owed(q.OWED_BY_EPISODE, (reopened,)) if reopened else [])
 
     def owed_extractions(self, limit: int) -> list[OwedExtraction]:
+        return self._owed(q.OWED_EXTRACTIONS, (limit,))
+
+    def _owed(self, sql: str, params: tuple[Any, ...]) -> list[OwedExtraction]:
         owed: dict[str, OwedExtraction] = {}
-        for r in self._all(q.OWED_EXTRACTIONS, (limit,)):
+        for r in self._all(sql, params):
             episode = owed.setdefault(str(r[0]), OwedExtraction(str(r[0]), r[1], r[2], []))
             episode.turns.append(Turn(key=r[3], role=r[4], content=r[5], message_id=r[6]))
         return list(owed.values())
+
+    def set_summary(self, episode_id: str, summary: str) -> None:
+        self._conn.execute(q.SET_SUMMARY, (summary, episode_id))
 
     def extraction_settled(self, episode_id: str, succeeded: bool, max_attempts: int) -> None:
         if succeeded:
