@@ -58,7 +58,8 @@ def test_a_hanging_llm_is_cut_off_and_its_facts_extracted_by_the_next_cleanup(
             "summary": "Alice lives in Lisbon.",
         }
     )
-    reply, _ = call(c, "cleanup", {}, remaining_ms=60_000)
+    # The nightly trigger: no HTTP, the body its schedule names.
+    reply = respond("cleanup", load_event("cleanup_scheduled.json"), Context(remaining_ms=60_000), lambda: c)
     assert body_of(reply)["facts_extracted"] == 1
     reply, _ = call(c, "assemble", {"client_id": "alice", "query": "Where do I live?"}, remaining_ms=8000)
     assert [(f["key"], f["value"]) for f in body_of(reply)["facts"]] == [("location", "Lisbon")]

@@ -87,7 +87,7 @@ def test_digitalocean_scheduled_cleanup_and_health() -> None:
     assert set(cleaned["body"]) >= {"deleted_entries", "deleted_state", "archived_episodes"}
     health = load_main("assemble")(load_event("health_web.json"), Context())
     assert health["statusCode"] == 200
-    assert health["body"]["postgres"]["status"] == "ok"
+    assert health["body"]["checks"]["postgres"] == "ok"
 
 
 def test_digitalocean_token_applies_to_web_calls_not_to_the_trigger(
@@ -112,7 +112,7 @@ def test_digitalocean_forget_over_the_web_needs_the_token_and_the_trigger_still_
     assert load_main("writeback")(write, Context())["statusCode"] == 200
 
     forget = load_event("writeback_web_raw.json")
-    forget["http"]["body"] = json.dumps({"forget": {"client_id": "user-42"}})
+    forget["http"]["body"] = json.dumps({"forget": {"client_id": "user-42", "everything": True}})
     assert load_main("cleanup")(forget, Context())["statusCode"] == 401  # cleanup is on the web now
     forget["http"]["headers"]["authorization"] = "Bearer tok-123"
     erased = load_main("cleanup")(forget, Context())
@@ -135,7 +135,7 @@ def test_a_deployment_without_a_token_refuses_the_web_unless_told_otherwise(
     assert "MEMPLANE_API_TOKEN" in refused["body"]["error"]["message"]
     health = load_main("assemble")(load_event("health_web.json"), Context())
     assert health["statusCode"] == 503  # a monitor sees the function is not serving
-    assert health["body"]["auth"] == "refusing web calls: MEMPLANE_API_TOKEN is not set"
+    assert health["body"]["auth"] == "refusing calls from other machines: MEMPLANE_API_TOKEN is not set"
     # The nightly trigger is the platform itself, not the web: it still runs.
     assert load_main("cleanup")(load_event("cleanup_scheduled.json"), Context())["statusCode"] == 200
 
@@ -157,7 +157,10 @@ def test_two_tokens_are_accepted_while_one_replaces_the_other(
         event["http"]["headers"]["authorization"] = f"Bearer {token}"
         assert load_main("assemble")(event, Context())["statusCode"] == status, token
     health = load_main("assemble")(load_event("health_web.json"), Context())
-    assert health["body"]["auth"] == "bearer token (2 accepted while rotating)"
+    assert health["body"]["auth"] == (
+        "bearer token (2 accepted while rotating); "
+        "no operator token: the full cleanup run starts only from the schedule"
+    )
 
 
 def test_digitalocean_older_event_shape_is_still_a_web_call(

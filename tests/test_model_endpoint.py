@@ -250,7 +250,7 @@ def test_a_monitors_poll_costs_no_embedding_and_reports_are_reused(
         return sum(path == "/v1/embeddings" for path, _ in openai_stub.behaviour.requests)
 
     polled = client.get("/health").get_json()
-    assert polled["embedder"]["status"] == "not probed"  # no paid call for an anonymous poll
+    assert polled["checks"]["embedder"] == "not probed"  # no paid call for an anonymous poll
     assert polled["status"] == "ok"
     assert embeddings() == 0
     deep = client.get("/health", headers={"Authorization": "Bearer tok-1"}).get_json()

@@ -36,13 +36,13 @@ def test_every_route_and_request_is_described(client: FlaskClient) -> None:
         "AssembleRequest"
     )
     assert {"forget", "export"} == fields("CleanupRequest")
-    assert {"client_id", "fact_key", "chat_id", "message_ids"} == fields("ForgetIn")
+    assert {"client_id", "fact_key", "chat_id", "message_ids", "everything"} == fields("ForgetIn")
     # What is served has the fields the description promises.
     post(client, "/writeback", exchange())
     _, answer = post(client, "/assemble", {"client_id": "alice", "query": "Lisbon"})
     assert set(answer) <= fields("AssembleResponse")
     assert set(schemas["AssembleResponse"].get("required", [])) <= set(answer)
-    _, erased = post(client, "/cleanup", {"forget": {"client_id": "alice"}})
+    _, erased = post(client, "/cleanup", {"forget": {"client_id": "alice", "everything": True}})
     assert set(erased) <= fields("ForgetResponse")
     cleanup_200: dict[str, Any] = described["paths"]["/cleanup"]["post"]["responses"]["200"]
     assert len(cleanup_200["content"]["application/json"]["schema"]["oneOf"]) == 3

@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     forget_cmd = commands.add_parser("forget", help="erase one client's memory (all, or a narrower scope)")
     forget_cmd.add_argument("--client", required=True, help="the client id to forget")
-    narrower = forget_cmd.add_mutually_exclusive_group()
+    narrower = forget_cmd.add_mutually_exclusive_group(required=True)
+    narrower.add_argument("--everything", action="store_true", help="all of it, with the profile")
     narrower.add_argument("--fact", help="only this fact key, with its history")
     narrower.add_argument("--chat", help="only this chat")
     narrower.add_argument("--message", action="append", help="only this message id (repeatable)")
@@ -69,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     bench = commands.add_parser("bench", help="end-to-end latency of each function against its SLA")
     bench.add_argument("--url", help="a running memplane (default: start a throwaway one)")
-    bench.add_argument("--token", help="bearer token for --url (default: $MEMPLANE_API_TOKEN)")
+    bench.add_argument(
+        "--token",
+        help="bearer token for --url; its cleanup step needs the operator's "
+        "(default: $MEMPLANE_OPERATOR_TOKEN, else $MEMPLANE_API_TOKEN)",
+    )
     bench.add_argument("--out", type=Path, help="write the figures to this JSON file")
     bench.add_argument("--clients", type=int, default=5)
     bench.add_argument("--exchanges", type=int, default=100, help="writebacks per client")
@@ -98,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluation.add_argument("dataset", choices=["locomo", "multilingual"])
     evaluation.add_argument("--data", type=Path, help="locomo: a LoCoMo JSON file")
     evaluation.add_argument("--url", help="a running memplane (default: start a throwaway one)")
-    evaluation.add_argument("--token", help="bearer token for --url (default: $MEMPLANE_API_TOKEN)")
+    evaluation.add_argument(
+        "--token", help="bearer token for --url (default: $MEMPLANE_OPERATOR_TOKEN, else $MEMPLANE_API_TOKEN)"
+    )
     evaluation.add_argument("--out", type=Path, help="write the figures to this JSON file")
     evaluation.add_argument("--no-captions", action="store_true", help="leave photo captions out")
     evaluation.add_argument("--client-prefix", help="reuse clients of an earlier run (default: fresh)")
@@ -200,13 +207,12 @@ def run_forget(settings: Settings, args: argparse.Namespace) -> int:
     from memplane.contracts import ForgetIn
     from memplane.usecases.forget import forget
 
-    request = _valid(
-        ForgetIn,
-        {"client_id": args.client, "fact_key": args.fact, "chat_id": args.chat, "message_ids": args.message},
-    )
+    scope = {"fact_key": args.fact, "chat_id": args.chat, "message_ids": args.message}
+    given = {k: v for k, v in scope.items() if v is not None} or {"everything": True}
+    request = _valid(ForgetIn, {"client_id": args.client, **given})
     c = wiring.build(settings)
     try:
-        reply = forget(request, store=c.store, index=c.index, policy=c.policy)
+        reply = forget(request, store=c.store, index=c.index, extractor=c.extractor, policy=c.policy)
     finally:
         c.close()
     print(reply.model_dump_json(indent=2))
@@ -312,7 +318,7 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         return run_scale(args)
     if args.load:
         return run_load(args)
-    token = args.token or (settings.api_token.get_secret_value() if settings.api_token else None)
+    token = args.token or _default_token(settings)
     benchmark(settings, args.url, args.out, token, args.clients, args.exchanges, args.queries)
     return 0
 
@@ -363,7 +369,7 @@ def run_scale(args: argparse.Namespace) -> int:
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     from memplane.evaluation.runner import evaluate, evaluate_multilingual
 
-    token = args.token or (settings.api_token.get_secret_value() if settings.api_token else None)
+    token = args.token or _default_token(settings)
     if args.dataset == "multilingual":
         evaluate_multilingual(settings, args.url, args.out, token)
         return 0
@@ -407,13 +413,26 @@ def run_server(settings: Settings, *, port: int | None, host: str | None, migrat
     return 0
 
 
+def _default_token(settings: Settings) -> str | None:
+    """The operator's token when set (it reaches everything, the full cleanup run included)."""
+    for token in (settings.operator_token, settings.api_token):
+        if token is not None:
+            return token.get_secret_value().split(",")[0].strip()
+    return None
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def _bind_address(settings: Settings, host: str | None) -> str:
-    if settings.api_token is not None:
+    if settings.protected:
         return host or "0.0.0.0"  # noqa: S104 - protected by the bearer token
+    if host is not None and settings.allow_unauthenticated:
+        log.warning(
+            "MEMPLANE_ALLOW_UNAUTHENTICATED is set: anyone who reaches %s can read and erase memory", host
+        )
+        return host
     if host is not None and not ipaddress.ip_address(host).is_loopback:
         log.warning("MEMPLANE_API_TOKEN is not set: refusing to listen on %s, using 127.0.0.1", host)
     else:

@@ -7,6 +7,8 @@ decided once, in ``memplane.platform.http``, never here::
      +-- RequestError            the caller must change the request
      |    +-- InvalidRequest        invalid_request
      |    +-- Unauthorized          unauthorized
+     |    +-- Forbidden             forbidden
+     |    +-- UnsupportedMediaType  unsupported_media_type
      |    +-- PayloadTooLarge       payload_too_large
      |    +-- ClientNotFound        client_not_found
      |    +-- RouteNotFound         not_found
@@ -54,6 +56,18 @@ class Unauthorized(RequestError):
     """The bearer token is missing or wrong."""
 
     code = "unauthorized"
+
+
+class Forbidden(RequestError):
+    """The credential is valid but does not reach this action (the chat token and the full cleanup run)."""
+
+    code = "forbidden"
+
+
+class UnsupportedMediaType(RequestError):
+    """A token-less local server takes only JSON: a web page cannot send it without asking first."""
+
+    code = "unsupported_media_type"
 
 
 class PayloadTooLarge(RequestError):

@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     secrets_refresh_s: float = Field(3600.0, validation_alias="MEMPLANE_SECRETS_REFRESH_SECONDS", gt=0)
     # One token, or two separated by a comma while rotating ("new,old"): both are accepted.
     api_token: SecretStr | None = Field(None, validation_alias="MEMPLANE_API_TOKEN")
-    # On the platform a function without a token refuses web calls; this is the explicit way out.
+    # The operator's credential: everything the chat token reaches, and the full cleanup run (vacuum,
+    # LLM retries, backfill), which the chat token Open WebUI holds cannot start. Also "new,old".
+    operator_token: SecretStr | None = Field(None, validation_alias="MEMPLANE_OPERATOR_TOKEN")
+    # Without a token memplane serves only callers on this machine's loopback; this is the explicit
+    # way to serve anyone who can reach it.
     allow_unauthenticated: bool = Field(False, validation_alias="MEMPLANE_ALLOW_UNAUTHENTICATED")
 
     embedder: Literal["auto", "openai", "hash"] = Field("auto", validation_alias="MEMPLANE_EMBEDDER")
@@ -115,6 +119,14 @@ class Settings(BaseSettings):
         infisical = InfisicalSource(settings_cls, env_file)
         return init_settings, env_settings, infisical, dotenv_settings, file_secret_settings
 
+    @field_validator("api_token", "operator_token")
+    @classmethod
+    def _holds_a_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # "," or " " would otherwise mean "a token is set" to a reader and "no token" to the server.
+        if value is not None and not _tokens(value):
+            raise ValueError("is set but holds no token (only commas or spaces): set a token or unset it")
+        return value
+
     @field_validator("text_language")
     @classmethod
     def _known_language(cls, value: str) -> str:
@@ -129,14 +141,27 @@ class Settings(BaseSettings):
             raise ValueError("MEMPLANE_EMBEDDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
         if self.extractor == "openai" and not self._openai_configured:
             raise ValueError("MEMPLANE_EXTRACTOR=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
+        if set(self.api_tokens) & set(self.operator_tokens):
+            raise ValueError(
+                "MEMPLANE_OPERATOR_TOKEN must differ from MEMPLANE_API_TOKEN: the operator's credential "
+                "is the one Open WebUI does not hold"
+            )
         return self
 
     @property
     def api_tokens(self) -> list[bytes]:
-        """The accepted bearer tokens: one, or two during a rotation."""
-        if self.api_token is None:
-            return []
-        return [t.strip().encode() for t in self.api_token.get_secret_value().split(",") if t.strip()]
+        """The accepted chat tokens: one, or two during a rotation."""
+        return _tokens(self.api_token)
+
+    @property
+    def operator_tokens(self) -> list[bytes]:
+        """The accepted operator tokens: one, or two during a rotation."""
+        return _tokens(self.operator_token)
+
+    @property
+    def protected(self) -> bool:
+        """A token is configured, so every call must carry one."""
+        return bool(self.api_tokens or self.operator_tokens)
 
     @property
     def _openai_configured(self) -> bool:
@@ -158,6 +183,12 @@ class Settings(BaseSettings):
     @property
     def embedded_database(self) -> bool:
         return self.database_url is None
+
+
+def _tokens(value: SecretStr | None) -> list[bytes]:
+    if value is None:
+        return []
+    return [t.strip().encode() for t in value.get_secret_value().split(",") if t.strip()]
 
 
 class InfisicalConfig(BaseSettings):

@@ -40,8 +40,12 @@ def respond(
 def to_request(event: dict[str, Any], context: Any) -> HttpRequest:
     request_id = str(getattr(context, "activation_id", "") or uuid.uuid4().hex)
     deadline = _deadline(context)
-    web = event.get("http")
-    if not isinstance(web, dict):
+    web: dict[str, Any] | None
+    if "http" in event:
+        # A web call. Anything but the object the platform sends is still a web call, never a trusted
+        # one: its headers are read as none, so it must pass the token check like any other.
+        web = event["http"] if isinstance(event["http"], dict) else {}
+    else:
         web = _legacy_web(event)
     if web is None:
         # No sign of HTTP at all: a scheduled trigger or an authenticated API invocation.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 
@@ -11,7 +12,7 @@ from flask import request as current_request
 
 from memplane import wiring
 from memplane.logs import configure_json
-from memplane.platform.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, handle
+from memplane.platform.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, handle, is_loopback
 from memplane.wiring import Container
 
 
@@ -24,13 +25,27 @@ def respond(
 
 def to_request(request: Request) -> HttpRequest:
     headers = {k.lower(): v for k, v in request.headers.items()}
-    request_id = headers.get("x-request-id") or uuid.uuid4().hex
+    sent_id = headers.get("x-request-id", "")
+    # A caller's id is kept for tracing only when it looks like one: it is logged and audited.
+    request_id = sent_id if _REQUEST_ID.fullmatch(sent_id) else uuid.uuid4().hex
+    public = not _from_this_machine(request.remote_addr, headers)
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         # Refuse without reading a body we will not use.
-        return HttpRequest(request.method, headers, None, request_id, oversized=True)
+        return HttpRequest(request.method, headers, None, request_id, public=public, oversized=True)
     # Read one byte past the limit, so an oversized chunked body is refused, not buffered.
     body = request.stream.read(MAX_BODY_BYTES + 1)
-    return HttpRequest(request.method, headers, body, request_id)
+    return HttpRequest(request.method, headers, body, request_id, public=public)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Headers a reverse proxy adds: a request it forwarded came from elsewhere, even over loopback.
+_FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def _from_this_machine(remote_addr: str | None, headers: dict[str, str]) -> bool:
+    """A caller on this machine's loopback that no proxy forwarded: functions-framework binds every
+    interface, so this, not the bind address, is what keeps a token-less server to its own machine."""
+    return bool(remote_addr) and not any(h in headers for h in _FORWARDED) and is_loopback(remote_addr or "")
 
 
 def _to_flask(response: HttpResponse) -> Response:

@@ -8,6 +8,7 @@ unexpected exception is logged with the request id and answered with a 500 that 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from memplane.logs import hash_client
 from memplane.model import Execution
 from memplane.platform import clients
 from memplane.platform.routes import FUNCTIONS
-from memplane.usecases.health import health
+from memplane.usecases.health import health, public_view
 from memplane.wiring import Container
 
 log = logging.getLogger("memplane")
@@ -39,10 +40,12 @@ MAX_BODY_BYTES = 1_000_000
 STATUS: Mapping[str, int] = {
     "invalid_request": 400,
     "unauthorized": 401,
+    "forbidden": 403,
     "client_not_found": 404,
     "not_found": 404,
     "method_not_allowed": 405,
     "payload_too_large": 413,
+    "unsupported_media_type": 415,
     "embeddings_failed": 502,
     "extraction_failed": 502,
     "vector_search_failed": 502,
@@ -98,7 +101,7 @@ def handle(function: str, request: HttpRequest, container: Callable[[], Containe
         )
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     _log_call(function, request, response, state.get("client_id"), duration_ms)
-    if function in FUNCTIONS and "container" in state:
+    if function in FUNCTIONS and "caller" in state:
         _audit(state["container"], function, request, response, state, duration_ms)
     return response
 
@@ -112,11 +115,12 @@ def _serve(
             raise errors.MethodNotAllowed("use GET /health", allow="GET, HEAD")
         c = container()
         serving, auth = _auth_state(c, request)
-        # A monitor's poll is cheap: the embedder (a paid call) is probed only for an authenticated
-        # caller (or locally without a token), and a report is reused for a few seconds.
-        deep = _authenticated(c, request) if c.settings.api_tokens else not request.public
-        ok, report = _cached_health(c, deep)
-        report = {**report, "auth": auth}
+        # Anyone may ask whether memplane is up; only a caller with a credential (or the operator on
+        # this machine) sees versions, models and counts, and only for them is the embedder (a paid
+        # call) probed. A report is reused for a few seconds.
+        full = _sees_everything(c, request)
+        ok, report = _cached_health(c, full)
+        report = {**(report if full else public_view(report)), "auth": auth}
         if not serving:
             report["status"] = "error"
         return HttpResponse(200 if ok and serving else 503, report)
@@ -133,12 +137,16 @@ def _serve(
         raise errors.MethodNotAllowed(f"use POST /{function}", allow="GET, HEAD, POST")
     if request.oversized or (isinstance(request.body, bytes) and len(request.body) > MAX_BODY_BYTES):
         raise errors.PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
-    c = state["container"] = container()
-    _authorize(c, request)
+    c = container()
+    caller = _caller(c, request)
+    # Only a call that passed the credential check is audited: refused calls cost no database rows.
+    state["container"], state["caller"] = c, caller
     payload = _parse(request.body)
     state["client_id"] = _loggable_client(payload.get("client_id"))
     model = _validate(route.request, payload)
     state["action"] = getattr(model, "action", None)
+    if route.operator_only(model) and caller not in (PLATFORM, OPERATOR):
+        raise errors.Forbidden(_OPERATOR_ONLY)
     result: BaseModel = route.run(model, c, datetime.now(UTC), request.deadline)
     body = result.model_dump(mode="json")
     stale = clients.outdated(request.headers.get(clients.HEADER))
@@ -148,43 +156,109 @@ def _serve(
     return HttpResponse(200, body)
 
 
-def _authorize(c: Container, request: HttpRequest) -> None:
+# Who is calling, once the credential is checked. What each reaches is decided here and nowhere else:
+# the chat token (the one Open WebUI holds) serves assemble, writeback, and export and forget of one
+# client (the Tool's); the full cleanup run needs the operator, or the platform's own trigger.
+PLATFORM = "platform"  # invoked by the platform itself (DigitalOcean's schedule), not over the web
+OPERATOR = "operator"  # MEMPLANE_OPERATOR_TOKEN, or a caller on this machine when no token is set
+CHAT = "chat"  # MEMPLANE_API_TOKEN
+ANYONE = "anyone"  # no token, reached from elsewhere, and MEMPLANE_ALLOW_UNAUTHENTICATED=true
+
+
+def _caller(c: Container, request: HttpRequest) -> str:
+    """The one rule for every runtime: with a token, every call carries one; without, only callers on
+    this machine are served, and only with JSON sent to a loopback name (a web page the operator has
+    open can neither post a form nor rebind a name to 127.0.0.1), unless the operator opted out."""
+    settings = c.settings
     if request.trusted:
-        return
-    if not c.settings.api_tokens:
-        if request.public and not c.settings.allow_unauthenticated:
-            raise errors.ConfigurationError(_UNPROTECTED)
-        return
-    if not _authenticated(c, request):
+        return PLATFORM
+    if settings.protected:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        sent = value.strip().encode() if scheme.lower() == "bearer" else b""
+        # compare_digest takes the same time wherever the first difference is; every token is compared.
+        operator = [hmac.compare_digest(sent, token) for token in settings.operator_tokens]
+        chat = [hmac.compare_digest(sent, token) for token in settings.api_tokens]
+        if any(operator):
+            return OPERATOR
+        if any(chat):
+            return CHAT
         raise errors.Unauthorized("send the header 'Authorization: Bearer <MEMPLANE_API_TOKEN>'")
+    if request.public:
+        if settings.allow_unauthenticated:
+            return ANYONE
+        raise errors.ConfigurationError(_UNPROTECTED)
+    host = request.headers.get("host", "")
+    if not _loopback_name(host):
+        raise errors.Forbidden(
+            f"without MEMPLANE_API_TOKEN memplane answers only requests addressed to this machine's "
+            f"loopback (127.0.0.1, localhost), not to '{host[:100]}': set a token to serve other names"
+        )
+    if request.method == "POST" and not _is_json(request.headers.get("content-type", "")):
+        raise errors.UnsupportedMediaType(
+            "send the body as JSON with the header 'Content-Type: application/json'"
+        )
+    return OPERATOR
+
+
+def _sees_everything(c: Container, request: HttpRequest) -> bool:
+    try:
+        return _caller(c, request) != ANYONE
+    except (errors.RequestError, errors.ConfigurationError):
+        return False
+
+
+def _loopback_name(host: str) -> bool:
+    name = host.strip().lower()
+    if name.startswith("["):  # [::1]:8080
+        name = name[1 : name.find("]")] if "]" in name else name
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    return name == "localhost" or name.endswith(".localhost") or is_loopback(name)
+
+
+def is_loopback(address: str) -> bool:
+    """An IP address of this machine's loopback (127.0.0.0/8, ::1)."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 _UNPROTECTED = (
-    "MEMPLANE_API_TOKEN is not set, so this function refuses calls from the web: set it (or set "
-    "MEMPLANE_ALLOW_UNAUTHENTICATED=true to let anyone with the URL read and write memory)"
+    "MEMPLANE_API_TOKEN is not set, so memplane serves only callers on this machine: set it (or set "
+    "MEMPLANE_ALLOW_UNAUTHENTICATED=true to let anyone who reaches it read and erase memory)"
+)
+_OPERATOR_ONLY = (
+    "the full cleanup run needs the operator's credential: send 'Authorization: Bearer "
+    "<MEMPLANE_OPERATOR_TOKEN>' (the chat token exports and forgets one client; the nightly trigger "
+    "needs no token)"
 )
 
 
-def _authenticated(c: Container, request: HttpRequest) -> bool:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    sent = value.strip().encode()
-    # compare_digest takes the same time wherever the first differing byte is; every token is compared.
-    matches = [hmac.compare_digest(sent, token) for token in c.settings.api_tokens]
-    return scheme.lower() == "bearer" and any(matches)
+def _tokens(kind: str, count: int) -> str:
+    return f"{kind} ({count} accepted while rotating)" if count > 1 else kind
 
 
 def _auth_state(c: Container, request: HttpRequest) -> tuple[bool, str]:
     """(serving, what /health says about auth): what is true for this deployment."""
-    tokens = c.settings.api_tokens
-    if len(tokens) > 1:
-        return True, f"bearer token ({len(tokens)} accepted while rotating)"
-    if tokens:
-        return True, "bearer token"
+    settings = c.settings
+    if settings.protected:
+        parts = [_tokens("bearer token", len(settings.api_tokens))]
+        if settings.operator_tokens:
+            parts.append(_tokens("operator token", len(settings.operator_tokens)))
+        else:
+            parts.append("no operator token: the full cleanup run starts only from the schedule")
+        return True, "; ".join(parts)
     if not request.public:
-        return True, "disabled (no MEMPLANE_API_TOKEN; memplane serve binds to loopback only)"
-    if c.settings.allow_unauthenticated:
+        return True, "disabled (no MEMPLANE_API_TOKEN): only callers on this machine are served"
+    if settings.allow_unauthenticated:
         return True, "disabled by MEMPLANE_ALLOW_UNAUTHENTICATED: anyone with the URL can call"
-    return False, "refusing web calls: MEMPLANE_API_TOKEN is not set"
+    return False, "refusing calls from other machines: MEMPLANE_API_TOKEN is not set"
 
 
 HEALTH_TTL_S = 10.0

@@ -29,8 +29,11 @@ _REF = "#/components/schemas/{model}"
 _ERRORS = {
     "400": "invalid_request: the body or a field is wrong; `field` names it",
     "401": "unauthorized: missing or wrong bearer token",
+    "403": "forbidden: the full cleanup run needs the operator token; or, without a token, a request "
+    "not addressed to localhost",
     "404": "client_not_found, or not_found",
     "413": "payload_too_large: over 1 MB",
+    "415": "unsupported_media_type: without a token, only Content-Type application/json is accepted",
     "502": "a dependency failed and nothing could be answered",
     "503": "database_error, configuration_error, secrets_unavailable, vector_index_warming_up",
     "504": "timeout",
@@ -59,7 +62,8 @@ def spec(version: str = __version__) -> dict[str, Any]:
 
     health = {
         "get": {
-            "summary": "Health report: each dependency's status and latency; no token needed",
+            "summary": "Health: whether memplane and each dependency is up, for anyone; the full report "
+            "(versions, models, latencies, counts) with a bearer token",
             "responses": {
                 "200": {
                     "description": "serving",

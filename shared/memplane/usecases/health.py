@@ -77,6 +77,21 @@ def health(
     return postgres["status"] == "ok", report
 
 
+def public_view(report: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see: whether memplane and each dependency is up, and nothing that names a
+    version, a model, a secret's source, a count or an error's text (all in the full report)."""
+    checks = {
+        name: report[name]["status"]
+        for name in ("postgres", "vector_index", "embedder", "extractor", "secrets", "cleanup")
+        if isinstance(report.get(name), dict)
+    }
+    return {
+        "status": report["status"],
+        "checks": checks,
+        "note": "send the bearer token for the full report",
+    }
+
+
 def _cleanup(runs: CleanupRunLog, now: datetime, max_age: timedelta) -> tuple[dict[str, Any], str | None]:
     """The nightly job's last run, and the reason to alert if none completed within ``max_age``."""
     try:
