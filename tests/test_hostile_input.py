@@ -201,4 +201,4 @@ def test_text_that_looks_like_sql_or_instructions_is_only_data(
     assert status == 200
     assert any(c["content"] == text for c in memory["similar_chunks"])
     assert counts(db)["client_profiles"] == 1
-    assert memory["context"].startswith("<memplane-memory>")
+    assert memory["context"].startswith("<memplane-memory-")

@@ -106,7 +106,7 @@ def test_outlet_then_inlet_puts_memory_in_the_system_prompt_once(
     )
     system = body["messages"][0]
     assert system["role"] == "system"
-    assert system["content"].startswith("You are terse.\n\n<memplane-memory>")
+    assert system["content"].startswith("You are terse.\n\n<memplane-memory-")
     assert "Lisbon" in system["content"]
     assert body["messages"][1] == {"role": "user", "content": "Where do I live?"}
 
@@ -114,7 +114,7 @@ def test_outlet_then_inlet_puts_memory_in_the_system_prompt_once(
     body["messages"].append({"role": "assistant", "content": "In Lisbon."})
     body["messages"].append({"role": "user", "content": "And my name?"})
     again = asyncio.run(f.inlet(body, __user__=USER, __metadata__=METADATA))
-    assert again["messages"][0]["content"].count("<memplane-memory>") == 1
+    assert again["messages"][0]["content"].count("<memplane-memory-") == 1
     assert again["messages"][0]["content"].startswith("You are terse.")
 
 
@@ -123,7 +123,7 @@ def test_inlet_creates_a_system_message_when_there_is_none(memplane_url: str) ->
     asyncio.run(f.outlet(outlet_body(), __user__=USER))
     body = asyncio.run(f.inlet(inlet_body("Where do I live?"), __user__=USER, __metadata__=METADATA))
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
-    assert body["messages"][0]["content"].startswith("<memplane-memory>")
+    assert body["messages"][0]["content"].startswith("<memplane-memory-")
 
 
 def test_a_service_that_is_down_slow_or_refusing_never_breaks_or_holds_the_chat(
@@ -227,7 +227,7 @@ def test_a_system_message_made_of_parts_gets_the_memory_as_one_more_part(memplan
     parts = twice["messages"][0]["content"]
     assert parts[0] == {"type": "text", "text": "You are terse."}
     assert len(parts) == 2
-    assert parts[1]["text"].startswith("<memplane-memory>")
+    assert parts[1]["text"].startswith("<memplane-memory-")
     assert "Lisbon" in parts[1]["text"]
 
 
@@ -276,3 +276,37 @@ def test_one_http_client_serves_every_call_on_the_loop(memplane_url: str) -> Non
         return clients
 
     assert len(asyncio.run(chat())) == 1
+
+
+REASONING_FLOODS = {
+    "unclosed reasoning blocks": '<details type="reasoning" done="false">' * 8_000,
+    "closed reasoning blocks": '<details type="reasoning" done="true">\n<summary>T</summary>\nx\n</details>\n'
+    * 4_500,
+    "think tags": "<think>" * 43_000,
+    "memory blocks never closed": " \n" * 50_000 + "<memplane-memory>" * 12_000,
+    "tags without their bracket": "<details type=" * 22_000,
+}
+
+
+@pytest.mark.parametrize("flood", REASONING_FLOODS.values(), ids=REASONING_FLOODS.keys())
+def test_300_kb_of_reasoning_tags_pass_the_filter_in_under_50_ms(flood: str) -> None:
+    # Open WebUI runs filters on its event loop, and a chat carries its reasoning on every later turn.
+    module = load_filter_module()
+    assert len(flood) >= 300_000
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        module._said(flood)
+        module._with_memory([{"role": "system", "content": flood}, {"role": "user", "content": "hi"}], "m")
+        timings.append(time.perf_counter() - started)
+    assert sorted(timings)[2] < 0.050  # the median of five (the old patterns took seconds)
+
+
+def test_nested_and_unclosed_reasoning_is_never_remembered() -> None:
+    said = load_filter_module()._said
+    nested = 'A<details type="reasoning"><details type="tool_calls">t</details>still thinking</details>B'
+    assert said(nested) == "AB"
+    assert said("Answer.<think>and then the stream was cut") == "Answer."
+    assert said("Keep <details><summary>a user's own details</summary>this</details>.") == (
+        "Keep <details><summary>a user's own details</summary>this</details>."
+    )

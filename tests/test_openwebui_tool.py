@@ -54,14 +54,32 @@ def specs(tools: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
-def call(tools: Any, name: str, user: dict[str, Any] = USER, **arguments: Any) -> str:
-    """Open WebUI passes the model's arguments plus the extra parameters the function declares."""
+class Browser:
+    """The user at the chat window, as ``__event_call__`` reaches them: Open WebUI sends the event to
+    the browser over its socket and returns what the dialog answered (True, False, or an error object
+    when the tab is gone or the dialog timed out: open_webui/socket/main.py, get_event_call)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.asked: list[dict[str, Any]] = []
+
+    async def __call__(self, event: dict[str, Any]) -> Any:
+        self.asked.append(event)
+        return self.answer
+
+
+def call(
+    tools: Any, name: str, user: dict[str, Any] = USER, browser: Browser | None = None, **arguments: Any
+) -> str:
+    """Open WebUI passes the model's arguments plus the extra parameters the function declares;
+    ``__event_call__`` is None without a browser session (a call through the API)."""
     function: Callable[..., Any] = getattr(tools, name)
     extra = {
         "__user__": dict(user),
         "__metadata__": METADATA,
         "__id__": "memplane",
         "__event_emitter__": None,
+        "__event_call__": browser,
     }
     accepted = {k: v for k, v in extra.items() if k in inspect.signature(function).parameters}
     result: str = asyncio.run(partial(function, **accepted)(**arguments))
@@ -82,7 +100,7 @@ def test_the_model_is_offered_five_tools_none_of_which_can_name_another_user(mem
         "remember": {"fact"},
         "forget_fact": {"key"},
         "forget_this_chat": set(),
-        "forget_everything": {"confirm"},
+        "forget_everything": set(),  # no argument the model could fill in to confirm for the user
     }
     assert all(s["description"] for s in offered.values())
     assert offered["remember"]["parameters"]["fact"]["description"].startswith("What to remember")
@@ -103,12 +121,14 @@ def test_see_remember_and_forget_through_the_tool(memplane_url: str, db: psycopg
     assert call(tools, "remember", fact="I am allergic to peanuts") == "Remembered."
     assert "- allergy:peanuts: allergic to peanuts" in call(tools, "what_do_you_remember")
 
-    assert call(tools, "forget_fact", key="allergy:peanuts").startswith("Forgotten")
+    yes = Browser(True)
+    assert call(tools, "forget_fact", browser=yes, key="allergy:peanuts").startswith("Forgotten")
+    assert yes.asked[0]["type"] == "confirmation"
+    assert "allergy:peanuts" in yes.asked[0]["data"]["message"]
     assert "- allergy:peanuts" not in call(tools, "what_do_you_remember")
 
-    assert call(tools, "forget_everything", confirm=False).startswith("Nothing was forgotten")
-    assert call(tools, "forget_this_chat").startswith("Forgotten")
-    assert call(tools, "forget_everything", confirm=True).startswith("Forgotten")
+    assert call(tools, "forget_this_chat", browser=yes).startswith("Forgotten")
+    assert call(tools, "forget_everything", browser=yes).startswith("Forgotten")
     assert call(tools, "what_do_you_remember") == "I don't remember anything about you yet."
     # Only the calling user's memory: Bob's is untouched.
     assert "- location: Lisbon" in call(tools, "what_do_you_remember", user=BOB)
@@ -119,4 +139,6 @@ def test_see_remember_and_forget_through_the_tool(memplane_url: str, db: psycopg
 def test_the_tool_says_when_memplane_is_unreachable() -> None:
     tools = load_tools("http://127.0.0.1:9")
     assert call(tools, "what_do_you_remember").startswith("Memory is unavailable right now")
-    assert call(tools, "forget_everything", confirm=True).startswith("Memory is unavailable right now")
+    assert call(tools, "forget_everything", browser=Browser(True)).startswith(
+        "Memory is unavailable right now"
+    )

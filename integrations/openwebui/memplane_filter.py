@@ -1,7 +1,7 @@
 """
 title: memplane memory
 author: memplane
-version: 0.2.0
+version: 0.3.0
 license: Apache-2.0
 requirements: httpx
 description: Long-term memory across chats, from a memplane service; chats never wait on it past a timeout.
@@ -21,19 +21,19 @@ from pydantic import BaseModel, Field
 log = logging.getLogger("memplane.openwebui")
 # Sent with every call, so memplane can say when this file is older than the server (keep in step with
 # the version above).
-CLIENT = "openwebui-filter/0.2.0"
+CLIENT = "openwebui-filter/0.3.0"
 
-# The block assemble returns is fenced by these tags; an earlier turn's block is replaced, not repeated.
-_MEMORY_BLOCK = re.compile(r"\s*<memplane-memory>.*?</memplane-memory>", re.S)
+# The block assemble returns is fenced by these tags (with a nonce since memplane 0.3.0); an earlier
+# turn's block is replaced, not repeated.
+_BLOCK_OPEN = re.compile(r"<memplane-memory(-[0-9a-f]{1,64})?>")
 _REMEMBERED = ("user", "assistant")
 # What Open WebUI writes into an answer besides the answer: a reasoning model's thinking, tool calls
 # and code runs, each in a <details type="..."> block (and raw <think> tags from some models). None of
 # it is what the user and the assistant said to each other, so none of it becomes memory.
-_NOT_SAID = re.compile(
-    r"<details\b[^>]*\btype=\"(?:reasoning|code_interpreter|tool_calls)\"[^>]*>.*?</details>"
-    r"|<(think|thinking|reasoning)>.*?</\1>",
-    re.S | re.I,
-)
+# Both are scanned tag by tag, each tag bounded, in time linear in the text: Open WebUI runs filters on
+# its event loop, and a chat carries its reasoning on every later turn.
+_TAG = re.compile(r"<(/?)(details|think|thinking|reasoning)\b([^<>]{0,500})>", re.I)
+_NOT_SAID_DETAILS = re.compile(r"\btype\s*=\s*[\"']?(?:reasoning|code_interpreter|tool_calls)\b", re.I)
 # Parts of a multi-part message that are not text: kept as a word, so the memory reads naturally,
 # never as their (base64) content.
 _PLACEHOLDERS = {"image_url": "[image]", "input_audio": "[audio]", "file": "[file]"}
@@ -102,7 +102,7 @@ class Filter:
             "message_id": answer.get("id"),
             "profile": _profile(__user__),
         }
-        if isinstance(answer.get("timestamp"), int | float):
+        if _is_time(answer.get("timestamp")):
             payload["timestamp"] = datetime.fromtimestamp(answer["timestamp"], UTC).isoformat()
         if payload["response"]:
             await self._post(self.valves.writeback_url, payload, self.valves.writeback_timeout)
@@ -186,14 +186,58 @@ def _said(content: Any) -> str:
         content = "\n".join(p for p in parts if p)
     if not isinstance(content, str):
         return ""
-    return _NOT_SAID.sub("", content).strip()
+    return _without_unsaid(content).strip()
+
+
+def _without_unsaid(text: str) -> str:
+    """The text without its reasoning, tool-call and code blocks (nested ones included; one left open
+    runs to the end)."""
+    out: list[str] = []
+    last = 0
+    inside: str | None = None  # the tag name of the block being dropped
+    depth = 0
+    for tag in _TAG.finditer(text):
+        closing, name = tag.group(1) == "/", tag.group(2).lower()
+        if inside is None:
+            if not closing and (name != "details" or _NOT_SAID_DETAILS.search(tag.group(3))):
+                out.append(text[last : tag.start()])
+                inside, depth = name, 1
+        elif name == inside:
+            depth += -1 if closing else 1
+            if depth == 0:
+                inside, last = None, tag.end()
+    if inside is None:
+        out.append(text[last:])
+    return "".join(out)
+
+
+def _without_memory(text: str) -> str:
+    """The text without memory blocks that assemble handed out, and the blank space before each."""
+    out: list[str] = []
+    last = 0
+    while (opening := _BLOCK_OPEN.search(text, last)) is not None:
+        tag = f"</memplane-memory{opening.group(1) or ''}>"
+        closing = text.find(tag, opening.end())
+        if closing < 0:
+            break  # no end: not a block memplane wrote
+        out.append(text[last : opening.start()].rstrip())
+        last = closing + len(tag)
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _message(message: dict[str, Any]) -> dict[str, Any]:
     out = {"role": message["role"], "content": _said(message.get("content"))}
     if message.get("id"):
         out["id"] = message["id"]
+    if _is_time(message.get("timestamp")):
+        # When it was said: memplane never stores again a message said before a forget.
+        out["timestamp"] = datetime.fromtimestamp(message["timestamp"], UTC).isoformat()
     return out
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e11
 
 
 def _profile(user: dict[str, Any]) -> dict[str, Any]:
@@ -210,13 +254,13 @@ def _with_memory(messages: list[dict[str, Any]], context: str) -> list[dict[str,
             continue
         content = message.get("content")
         if isinstance(content, str):
-            kept = _MEMORY_BLOCK.sub("", content).rstrip()
+            kept = _without_memory(content).rstrip()
             updated = {**message, "content": f"{kept}\n\n{context}" if kept else context}
         elif isinstance(content, list):
             parts = []
             for part in content:
                 if isinstance(part, dict) and part.get("type") == "text":
-                    text = _MEMORY_BLOCK.sub("", str(part.get("text", ""))).strip()
+                    text = _without_memory(str(part.get("text", ""))).strip()
                     if not text:
                         continue  # a part that held only last turn's block
                     part = {**part, "text": text}

@@ -1,7 +1,7 @@
 """
 title: memplane memory tools
 author: memplane
-version: 0.2.0
+version: 0.3.0
 license: Apache-2.0
 requirements: httpx
 description: The assistant can say what it remembers about you, remember on purpose, and forget.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 log = logging.getLogger("memplane.openwebui.tool")
 # Sent with every call, so memplane can say when this file is older than the server (keep in step with
 # the version above).
-CLIENT = "openwebui-tool/0.2.0"
+CLIENT = "openwebui-tool/0.3.0"
 
 # Every call is about the Open WebUI user who is chatting: the client id comes from __user__, never
 # from the model's arguments, so no prompt can reach another person's memory.
@@ -79,39 +80,74 @@ class Tools:
             return _failed(reply)
         return "Remembered."
 
-    async def forget_fact(self, key: str, __user__: dict[str, Any] | None = None) -> str:
-        """
-        Forget one fact about the user, with its history. Call what_do_you_remember first to find its key.
-        :param key: The fact's key as listed by what_do_you_remember, e.g. "location" or "diet".
-        """
-        return await _forget(self.valves, __user__, {"fact_key": key})
-
-    async def forget_this_chat(
-        self, __user__: dict[str, Any] | None = None, __metadata__: dict[str, Any] | None = None
+    async def forget_fact(
+        self,
+        key: str,
+        __user__: dict[str, Any] | None = None,
+        __event_call__: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
     ) -> str:
         """
-        Forget everything remembered from the current chat.
+        Forget one fact about the user, with its history. Call what_do_you_remember first to find its key.
+        The user is asked to confirm in the chat window.
+        :param key: The fact's key as listed by what_do_you_remember, e.g. "location" or "diet".
+        """
+        if not isinstance(key, str) or not key.strip():
+            return "Nothing was forgotten: name the fact's key, as what_do_you_remember lists it."
+        question = f'Forget what memory holds under "{key.strip()}", with its history?'
+        return await _forget(self.valves, __user__, __event_call__, question, {"fact_key": key.strip()})
+
+    async def forget_this_chat(
+        self,
+        __user__: dict[str, Any] | None = None,
+        __metadata__: dict[str, Any] | None = None,
+        __event_call__: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
+    ) -> str:
+        """
+        Forget everything remembered from the current chat. The user is asked to confirm in the chat window.
         """
         chat_id = (__metadata__ or {}).get("chat_id")
-        if not chat_id:
+        if not isinstance(chat_id, str) or not chat_id:
             return "I can't tell which chat this is, so nothing was forgotten."
-        return await _forget(self.valves, __user__, {"chat_id": chat_id})
+        question = "Forget everything memory holds from this chat?"
+        return await _forget(self.valves, __user__, __event_call__, question, {"chat_id": chat_id})
 
-    async def forget_everything(self, confirm: bool, __user__: dict[str, Any] | None = None) -> str:
+    async def forget_everything(
+        self,
+        __user__: dict[str, Any] | None = None,
+        __event_call__: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
+    ) -> str:
         """
-        Erase all long-term memory about the user. Only when the user has clearly asked for it and confirmed.
-        :param confirm: True only after the user confirmed that everything should be forgotten.
+        Erase all long-term memory about the user, when they ask for it. The user is asked to confirm
+        in the chat window; nothing is erased without their click.
         """
-        if confirm is not True:
-            return "Nothing was forgotten: ask the user to confirm first."
-        return await _forget(self.valves, __user__, {})
+        question = "Erase everything memory holds about you, in every chat? This cannot be undone."
+        return await _forget(self.valves, __user__, __event_call__, question, {"everything": True})
 
 
 # Helpers live outside Tools: Open WebUI offers every public-looking method of Tools to the model.
-async def _forget(valves: Tools.Valves, user: dict[str, Any] | None, scope: dict[str, Any]) -> str:
+async def _forget(
+    valves: Tools.Valves,
+    user: dict[str, Any] | None,
+    event_call: Callable[[dict[str, Any]], Awaitable[Any]] | None,
+    question: str,
+    scope: dict[str, Any],
+) -> str:
+    """Erase after the user, not the model, said yes: a model's argument can be written by a prompt
+    injection in a pasted document; Open WebUI's confirmation dialog can only be answered by a click."""
     user_id = _user_id(user)
     if user_id is None:
         return "I can't tell who you are, so nothing was forgotten."
+    if event_call is None:
+        return "Nothing was forgotten: I can only forget after you confirm in the chat window."
+    try:
+        answer = await event_call(
+            {"type": "confirmation", "data": {"title": "Forget memory", "message": question}}
+        )
+    except Exception as exc:  # noqa: BLE001 - a dialog that failed is a "no", whatever the reason
+        log.warning("memplane: the confirmation dialog failed (%s)", type(exc).__name__)
+        answer = None
+    if answer is not True:  # Open WebUI answers a closed tab or a timeout with an error object
+        return "Nothing was forgotten: you did not confirm."
     reply = await _call(valves, valves.cleanup_url, {"forget": {"client_id": user_id, **scope}})
     if "error" in reply:
         return _failed(reply)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
+import secrets
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -81,13 +84,33 @@ def chunks(text: str, max_chars: int = 1500) -> list[str]:
     return [o.strip() for o in out if o.strip()]
 
 
-FENCE_OPEN = "<memplane-memory>"
-FENCE_CLOSE = "</memplane-memory>"
-_FENCED = re.compile(re.escape(FENCE_OPEN) + r".*?(?:" + re.escape(FENCE_CLOSE) + r"|\Z)", re.S)
-# Anything a model could read as the fence's tag: any case, spaces, attributes, any dash or none
-# between the words (a hyphen, an en or em dash, a minus sign, an underscore...), and the full-width
-# angle brackets.
-_FENCE_TAG = re.compile(r"[<＜﹤]\s*/?\s*memplane[\W_]{0,5}memory\b[^>＞﹥]*[>＞﹥]", re.I)
+# The memory block is fenced by tags that carry a nonce drawn for each response: stored text cannot
+# know it, so whatever it writes, it cannot close the block. Defanging (below) is the second guard,
+# for a model that would take a tag without the nonce for the end of the block anyway.
+def fence(nonce: str) -> tuple[str, str]:
+    """The opening and closing tags of a memory block drawn with ``nonce``."""
+    return f"<memplane-memory-{nonce}>", f"</memplane-memory-{nonce}>"
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+# A block assemble handed out, with or without a nonce (before 0.3.0), to its closing tag or the end.
+_FENCED = re.compile(r"<memplane-memory(-[0-9a-f]{1,64})?>.*?(?:</memplane-memory(?(1)\1)>|\Z)", re.S)
+# Anything a model could read as the fence's tag, found in a skeleton of the text (below): any case,
+# spaces, attributes, any separators or none between the words, the bracket as an HTML entity. Each
+# part is bounded, so a text of many unclosed tags costs linear time.
+_BRACKET_OPEN = r"(?:<|&lt;?|&#0*60;?|&#x0*3c;?)"
+_BRACKET_CLOSE = r"(?:>|&gt;?|&#0*62;?|&#x0*3e;?)"
+_FENCE_TAG = re.compile(
+    _BRACKET_OPEN + r"\s*/?\s*memplane[\W_]{0,200}memory(?:[^<>&]{0,200}?" + _BRACKET_CLOSE + ")?", re.I
+)
+# Letters of other scripts that look like the Latin letters of "memplane memory" (Cyrillic, Greek).
+_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕԁһмпАЕОРСУХІЈЅМНТКВαεορνικμτΑΕΟΡΝΙΚΜΤ",
+    "aeopcyxijsdhmnAEOPCYXIJSMHTKBaeopvikmtAEOPNIKMT",
+)
 # Line breaks of every kind: a stored text that kept them could write lines that look like the
 # block's own ("- admin: yes (since ...)").
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
@@ -98,14 +121,36 @@ def strip_recalled(text: str) -> str:
     return _FENCED.sub("", text).strip()
 
 
+def readable(text: str) -> str:
+    """Text as a model reads it: HTML entities decoded, compatibility forms folded (NFKC: full-width
+    brackets, styled letters), and invisible format characters (zero-width spaces, joiners, bidi
+    controls) removed."""
+    folded = unicodedata.normalize("NFKC", html.unescape(text))
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+
+
 def defang(text: str) -> str:
-    """Neutralise fence tags inside stored text so it cannot close the block and pose as instructions."""
-    return _FENCE_TAG.sub("[memplane-memory]", text)
+    """Neutralise fence tags inside stored text so it cannot close the block and pose as instructions.
+
+    Tags are looked for in a skeleton of the readable text: combining marks dropped and look-alike
+    letters of other scripts read as Latin, so a closing tag spelt with a Cyrillic a is found too.
+    Only the tags change; the rest of the text is returned readable, marks and all."""
+    plain = readable(text)
+    kept = [i for i, ch in enumerate(plain) if unicodedata.category(ch) != "Mn"]
+    skeleton = "".join(plain[i] for i in kept).translate(_LOOKALIKES)
+    out: list[str] = []
+    last = 0
+    for match in _FENCE_TAG.finditer(skeleton):
+        start, end = kept[match.start()], kept[match.end() - 1] + 1
+        out += [plain[last:start], "[memplane-memory]"]
+        last = end
+    out.append(plain[last:])
+    return "".join(out)
 
 
 def one_line(text: str) -> str:
-    """Stored text as one line of the block: its line breaks become spaces, its fence tags harmless."""
-    return defang(_LINE_BREAKS.sub(" ", text))
+    """Stored text as one line of the block: readable, its line breaks spaces, its fence tags harmless."""
+    return defang(_LINE_BREAKS.sub(" ", readable(text)))
 
 
 def estimate_tokens(text: str) -> int:
