@@ -68,7 +68,7 @@ def test_secrets_come_from_infisical(infisical: InfisicalStub) -> None:
     assert call("writeback", load_event("writeback_web_raw.json"))["statusCode"] == 401
     written = call("writeback", load_event("writeback_web_raw.json"), token="tok-from-infisical")
     assert written["statusCode"] == 200, written
-    health = call("assemble", load_event("health_web.json"))["body"]
+    health = call("assemble", load_event("health_web.json"), token="tok-from-infisical")["body"]
     assert health["secrets"] == {"status": "ok", "source": "infisical"}
     assert [m for m, _ in infisical.behaviour.requests] == ["POST", "GET"]  # once per warm container
 
@@ -122,14 +122,14 @@ def test_infisical_down_with_a_fresh_cache_serves_from_the_cache(
     infisical: InfisicalStub, tmp_path: Path
 ) -> None:
     load_settings()  # a cold start that fetched and cached
-    cache = next(tmp_path.glob("memplane-secrets-*.json"))
+    cache = next(tmp_path.glob("memplane-*/memplane-secrets-*.json"))
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     infisical.behaviour.status = 503
     settings = load_settings()
     assert settings.secrets_source == "cached"
     assert settings.api_token is not None
     assert settings.api_token.get_secret_value() == "tok-from-infisical"
-    health = call("assemble", load_event("health_web.json"))
+    health = call("assemble", load_event("health_web.json"), token="tok-from-infisical")
     assert health["statusCode"] == 200
     assert health["body"]["secrets"] == {"status": "cached", "source": "infisical"}
 
@@ -147,7 +147,7 @@ def test_infisical_down_with_a_stale_or_no_cache_is_503_with_the_reason(
 
     infisical.behaviour.status = 200
     load_settings()
-    cache = next(tmp_path.glob("memplane-secrets-*.json"))
+    cache = next(tmp_path.glob("memplane-*/memplane-secrets-*.json"))
     aged = json.loads(cache.read_text())
     aged["fetched_at"] -= 25 * 3600  # older than the 24 h default
     cache.write_text(json.dumps(aged))
@@ -210,7 +210,7 @@ def test_no_secret_is_ever_printed(
     seen.append(str(refused.value))
     monkeypatch.setenv("INFISICAL_CLIENT_SECRET", stub_module.CLIENT_SECRET)
     infisical.behaviour.status = 500
-    for cached in Path.cwd().glob("memplane-secrets-*.json"):
+    for cached in Path.cwd().glob("memplane-*/memplane-secrets-*.json"):
         cached.unlink()
     with pytest.raises(SecretsUnavailable) as down:
         load_settings()
@@ -222,3 +222,75 @@ def test_no_secret_is_ever_printed(
     assert "database_error" in everything  # the paths really ran
     for value in secrets:
         assert value not in everything, value
+
+
+def planted(tmp_path: Path, values: dict[str, str], fetched_at: float | None = None) -> Path:
+    """A cache file where memplane looks for one, as another user of a shared /tmp could leave it."""
+    load_settings()  # a real cold start, to learn the file's name
+    cache = next(tmp_path.glob("memplane-*/memplane-secrets-*.json"))
+    body = {"fetched_at": time.time() if fetched_at is None else fetched_at, "values": values}
+    cache.write_text(json.dumps(body))
+    return cache
+
+
+EVIL = {"OPENAI_BASE_URL": "http://attacker.example/v1", "OPENAI_API_KEY": "sk-planted"}
+
+
+def cached_settings(infisical: InfisicalStub) -> Any:
+    infisical.behaviour.status = 503  # Infisical down: the cache is all there is
+    try:
+        return load_settings()
+    except SecretsUnavailable:
+        return None
+
+
+def test_a_cache_file_others_can_write_is_refused(infisical: InfisicalStub, tmp_path: Path) -> None:
+    cache = planted(tmp_path, EVIL)
+    cache.chmod(0o666)
+    assert cached_settings(infisical) is None
+
+
+def test_a_cache_dated_in_the_future_is_refused(infisical: InfisicalStub, tmp_path: Path) -> None:
+    planted(tmp_path, EVIL, fetched_at=time.time() + 365 * 86400)  # would never expire
+    assert cached_settings(infisical) is None
+
+
+def test_a_planted_symlink_is_neither_followed_nor_written_through(
+    infisical: InfisicalStub, tmp_path: Path
+) -> None:
+    cache = planted(tmp_path, {})
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"fetched_at": time.time(), "values": EVIL}))
+    elsewhere.chmod(0o600)
+    cache.unlink()
+    cache.symlink_to(elsewhere)
+    assert cached_settings(infisical) is None  # not read through the link
+    infisical.behaviour.status = 200
+    load_settings()  # a fresh fetch replaces the link with a file of its own
+    assert not cache.is_symlink()
+    assert json.loads(elsewhere.read_text())["values"] == EVIL  # the link's target was not written
+
+
+def test_a_cache_directory_that_is_not_private_is_not_used(infisical: InfisicalStub, tmp_path: Path) -> None:
+    cache = planted(tmp_path, EVIL)
+    cache.parent.chmod(0o777)
+    assert cached_settings(infisical) is None
+    infisical.behaviour.status = 200
+    load_settings()  # Infisical answers: served, but nothing is written into a directory others share
+    assert json.loads(cache.read_text())["values"] == EVIL
+
+
+def test_a_directory_planted_as_a_link_is_not_used(infisical: InfisicalStub, tmp_path: Path) -> None:
+    target = tmp_path / "theirs"
+    target.mkdir(mode=0o700)
+    (tmp_path / f"memplane-{os.geteuid()}").symlink_to(target)
+    infisical.behaviour.status = 200
+    load_settings()
+    assert list(target.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_cache_file_of_another_user_is_refused(infisical: InfisicalStub, tmp_path: Path) -> None:
+    cache = planted(tmp_path, EVIL)
+    os.chown(cache, 65534, 65534)  # nobody
+    assert cached_settings(infisical) is None

@@ -3,15 +3,20 @@
 A small client on httpx rather than the official SDK, which pulls in boto3 (a function would no longer
 fit the platform's 48 MB) and whose HTTP session has no timeout. Every request here has one: a cold
 start must not hang. Fetched secrets are cached on local disk (mode 0600) so that a cold start while
-Infisical is unreachable can still serve with recent values.
+Infisical is unreachable can still serve with recent values (see ``SecretCache`` for how a shared
+host's other users are kept out of it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import secrets
+import stat
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +25,8 @@ from typing import Any
 import httpx
 
 from memplane.errors import ConfigurationError, SecretsUnavailable
+
+log = logging.getLogger("memplane")
 
 LOGIN = "/api/v1/auth/universal-auth/login"
 SECRETS = "/api/v3/secrets/raw"
@@ -111,29 +118,71 @@ def _pairs(secrets: list[dict[str, Any]]) -> dict[str, str]:
 
 
 class SecretCache:
-    """The last fetched secrets of one target, in a file only this user can read."""
+    """The last fetched secrets of one target, in a directory and a file only this user can read.
+
+    The cache lives under the system's temporary directory (the only writable place on the platform),
+    which other users of a shared host can write to as well. So the cache is a private directory
+    (0700, owned by this user, not a link) holding a file written without following links and only
+    if it did not exist, and a cache is read only from a regular file of this user's that nobody else
+    can read or write, dated in the past: a planted file or link could otherwise point
+    OPENAI_BASE_URL or DATABASE_URL somewhere else.
+    """
 
     def __init__(self, directory: Path, target: InfisicalTarget) -> None:
         key = f"{target.host}|{target.project_id}|{target.environment}|{target.secret_path}"
-        self.path = directory / f"memplane-secrets-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+        self.directory = directory / f"memplane-{os.geteuid()}"
+        self.path = self.directory / f"memplane-secrets-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
     def save(self, values: dict[str, str], at: float) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"fetched_at": at, "values": values}, f)
-        os.replace(tmp, self.path)  # readers never see half a file
+        with suppress(FileExistsError):
+            os.mkdir(self.directory, 0o700)
+        _check_private(os.lstat(self.directory), stat.S_ISDIR, self.directory)
+        tmp = self.directory / f".{self.path.name}.{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump({"fetched_at": at, "values": values}, f)
+            os.replace(tmp, self.path)  # readers never see half a file
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def load(self, max_age_s: float, now: float) -> Fetched | None:
         try:
-            cached = json.loads(self.path.read_text())
+            _check_private(os.lstat(self.directory), stat.S_ISDIR, self.directory)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                log.warning("Infisical cache not used: %s", exc)
+            return None
+        try:
+            with os.fdopen(fd) as f:
+                _check_private(os.fstat(f.fileno()), stat.S_ISREG, self.path)
+                cached = json.load(f)
             fetched_at = float(cached["fetched_at"])
             values = {str(k): str(v) for k, v in cached["values"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except OSError as exc:
+            log.warning("Infisical cache not used: %s", exc)
             return None
-        if now - fetched_at > max_age_s:
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
+        if not now - max_age_s <= fetched_at <= now + _CLOCK_SKEW_S:
+            return None  # too old, or dated in the future (which would never expire)
         return Fetched(values, "cached", fetched_at)
+
+
+_CLOCK_SKEW_S = 300.0
+
+
+def _check_private(info: os.stat_result, kind: Callable[[int], bool], path: Path) -> None:
+    """Raise unless ``info`` is of the right kind (not a link), this user's, and private to them."""
+    if not kind(info.st_mode):
+        raise PermissionError(f"{path} is not a plain {'directory' if kind is stat.S_ISDIR else 'file'}")
+    if info.st_uid != os.geteuid():
+        raise PermissionError(f"{path} belongs to another user")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise PermissionError(f"{path} can be read or written by other users")
 
 
 def load(target: InfisicalTarget, cache: SecretCache, max_age_s: float) -> Fetched:
@@ -147,8 +196,11 @@ def load(target: InfisicalTarget, cache: SecretCache, max_age_s: float) -> Fetch
             return cached
         raise SecretsUnavailable(
             f"Infisical at {target.host} is unreachable ({exc}) and there is no cached copy younger than "
-            f"{max_age_s / 3600:g} h; set the secrets in the environment or retry when Infisical is back"
+            f"{max_age_s / 3600:g} h that only this user can read; set the secrets in the environment or "
+            "retry when Infisical is back"
         ) from exc
-    with suppress(OSError):  # a read-only disk costs only the fallback, not this cold start
+    try:
         cache.save(values, now)
+    except OSError as exc:  # a read-only disk, or a cache directory not ours: only the fallback is lost
+        log.warning("Infisical cache not written: %s", exc)
     return Fetched(values, "infisical", now)
