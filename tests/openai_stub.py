@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,10 @@ class StubBehaviour:
     chat_status: int = 200
     chat_delay_s: float = 0.0
     chat_content: str = json.dumps({"facts": [], "summary": "A short exchange."})
+    # A provider's way of answering a chat request (status, body), in place of the settings above.
+    chat_provider: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
 
 
 class OpenAIStub(StubServer):
@@ -35,6 +39,7 @@ class OpenAIStub(StubServer):
             def do_POST(self) -> None:
                 body = self.read_json()
                 stub.behaviour.requests.append((self.path, body))
+                stub.behaviour.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path.endswith("/embeddings"):
                     self.reply(*stub._embeddings(body))
                 elif self.path.endswith("/chat/completions"):
@@ -71,6 +76,8 @@ class OpenAIStub(StubServer):
     def _chat(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         b = self.behaviour
         time.sleep(b.chat_delay_s)
+        if b.chat_provider is not None:
+            return b.chat_provider(body)
         if b.chat_status != 200:
             return b.chat_status, {"error": {"message": "chat backend down"}}
         return 200, {

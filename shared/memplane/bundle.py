@@ -41,7 +41,16 @@ DEPLOY_COMMAND = "doctl serverless deploy {out}"
 # What each function imports at run time. All three reach the store and an embedder (cleanup fills in
 # missing vectors); httpx fetches secrets from Infisical; the openai client is needed whenever an
 # OpenAI-compatible endpoint is configured.
-_CORE = ("psycopg[binary]", "psycopg-pool", "pgvector", "pydantic", "pydantic-settings", "httpx", "openai")
+_CORE = (
+    "psycopg[binary]",
+    "psycopg-pool",
+    "pgvector",
+    "pydantic",
+    "pydantic-settings",
+    "httpx",
+    "openai",
+    "json5",
+)
 REQUIREMENTS: dict[str, tuple[str, ...]] = {name: _CORE for name in FUNCTIONS}
 # With MEMPLANE_VECTOR_BACKEND=qdrant every function needs the client: assemble searches, writeback
 # upserts, cleanup reconciles. It brings numpy and grpcio (~32 MB zipped).

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    # Chat (fact extraction) and embeddings may use different endpoints and keys, for example chat
+    # through OpenRouter and embeddings on OpenAI or a local server; each falls back to OPENAI_*.
+    chat_base_url: str | None = Field(None, validation_alias="MEMPLANE_CHAT_BASE_URL")
+    chat_api_key: SecretStr | None = Field(None, validation_alias="MEMPLANE_CHAT_API_KEY")
+    embedding_base_url: str | None = Field(None, validation_alias="MEMPLANE_EMBEDDING_BASE_URL")
+    embedding_api_key: SecretStr | None = Field(None, validation_alias="MEMPLANE_EMBEDDING_API_KEY")
+    # OpenRouter's optional attribution headers (HTTP-Referer, X-Title), sent with chat requests.
+    openrouter_site_url: str | None = Field(None, validation_alias="MEMPLANE_OPENROUTER_SITE_URL")
+    openrouter_app_name: str | None = Field(None, validation_alias="MEMPLANE_OPENROUTER_APP_NAME")
     # A warm container fetches its secrets from Infisical again once its copy is this old (rotation
     # without a redeploy); without Infisical, the environment cannot change, so nothing is re-read.
     secrets_refresh_s: float = Field(3600.0, validation_alias="MEMPLANE_SECRETS_REFRESH_SECONDS", gt=0)
@@ -62,6 +71,10 @@ class Settings(BaseSettings):
     # Assemble's query embedding: one try within this budget, then keyword search alone.
     query_embedding_timeout_s: float = Field(1.0, validation_alias="MEMPLANE_QUERY_EMBEDDING_TIMEOUT", gt=0)
     extraction_timeout_s: float = Field(10.0, validation_alias="MEMPLANE_EXTRACTION_TIMEOUT", gt=0)
+    # The most an extraction reply may cost; a reply cut there is asked again with more room, up to 4x.
+    extraction_max_tokens: int = Field(
+        1024, validation_alias="MEMPLANE_EXTRACTION_MAX_TOKENS", ge=64, le=32_000
+    )
 
     # Where vectors are searched: pgvector (in Postgres, the default) or a Qdrant collection beside it.
     # With qdrant and no QDRANT_URL, Qdrant runs in local mode under MEMPLANE_DATA_DIR (development).
@@ -137,10 +150,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _backends_are_reachable(self) -> Settings:
-        if self.embedder == "openai" and not self._openai_configured:
-            raise ValueError("MEMPLANE_EMBEDDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
-        if self.extractor == "openai" and not self._openai_configured:
-            raise ValueError("MEMPLANE_EXTRACTOR=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
+        if self.embedder == "openai" and not (self.embedding_key or self.embedding_url):
+            raise ValueError(
+                "MEMPLANE_EMBEDDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL (or the "
+                "MEMPLANE_EMBEDDING_ ones)"
+            )
+        if self.extractor == "openai" and not (self.chat_key or self.chat_url):
+            raise ValueError(
+                "MEMPLANE_EXTRACTOR=openai needs OPENAI_API_KEY or OPENAI_BASE_URL (or the "
+                "MEMPLANE_CHAT_ ones)"
+            )
         if set(self.api_tokens) & set(self.operator_tokens):
             raise ValueError(
                 "MEMPLANE_OPERATOR_TOKEN must differ from MEMPLANE_API_TOKEN: the operator's credential "
@@ -164,20 +183,38 @@ class Settings(BaseSettings):
         return bool(self.api_tokens or self.operator_tokens)
 
     @property
-    def _openai_configured(self) -> bool:
-        return self.openai_api_key is not None or self.openai_base_url is not None
+    def chat_key(self) -> SecretStr | None:
+        return self.chat_api_key or self.openai_api_key
+
+    @property
+    def chat_url(self) -> str | None:
+        return self.chat_base_url or self.openai_base_url
+
+    @property
+    def embedding_key(self) -> SecretStr | None:
+        return self.embedding_api_key or self.openai_api_key
+
+    @property
+    def embedding_url(self) -> str | None:
+        return self.embedding_base_url or self.openai_base_url
+
+    @property
+    def chat_headers(self) -> dict[str, str]:
+        """OpenRouter's attribution headers, when configured."""
+        named = (("HTTP-Referer", self.openrouter_site_url), ("X-Title", self.openrouter_app_name))
+        return {header: value for header, value in named if value}
 
     @property
     def embedder_kind(self) -> Literal["openai", "hash"]:
         """`auto` means the OpenAI-compatible endpoint when a key is set, else the offline hasher."""
         if self.embedder == "auto":
-            return "openai" if self.openai_api_key is not None else "hash"
+            return "openai" if self.embedding_key is not None else "hash"
         return self.embedder
 
     @property
     def extractor_kind(self) -> Literal["openai", "rules"]:
         if self.extractor == "auto":
-            return "openai" if self.openai_api_key is not None else "rules"
+            return "openai" if self.chat_key is not None else "rules"
         return self.extractor
 
     @property

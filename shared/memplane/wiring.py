@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from threading import Lock
 
+from pydantic import SecretStr
+
 from memplane.adapters.hash_embedder import HashEmbedder
 from memplane.adapters.pgvector import PgvectorIndex
-from memplane.adapters.postgres import Database, PostgresCleanupRuns, PostgresStore
+from memplane.adapters.postgres import Database, PostgresCleanupRuns, PostgresExtractionLog, PostgresStore
 from memplane.adapters.rules_extractor import RulesExtractor
 from memplane.errors import MemplaneError
 from memplane.model import Policy
-from memplane.ports import CleanupRunLog, Embedder, Extractor, MemoryStore, VectorIndex
+from memplane.ports import CleanupRunLog, Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.settings import Settings, load_settings
 
 log = logging.getLogger("memplane")
@@ -30,6 +32,7 @@ class Container:
     database: Database
     store: MemoryStore
     runs: CleanupRunLog
+    extractions: ExtractionLog
     embedder: Embedder
     # The same embedder on a tight budget with no retry: assemble must answer within its SLA, from
     # keywords alone if need be, rather than wait for a slow embedding endpoint.
@@ -72,6 +75,7 @@ def build(settings: Settings) -> Container:
         database=database,
         store=PostgresStore(database, statement_timeout_ms=settings.db_statement_timeout_ms),
         runs=PostgresCleanupRuns(database),
+        extractions=PostgresExtractionLog(database),
         index=index,
         pgvector=pgvector,
         embedder=_embedder(settings, settings.embedding_timeout_s, retries=1),
@@ -119,7 +123,9 @@ def _embedder(settings: Settings, timeout_s: float, retries: int) -> Embedder:
         return HashEmbedder(settings.embedding_dim)
     from memplane.adapters import openai_backend  # import openai only when it is used
 
-    client = openai_backend.make_client(_secret(settings), settings.openai_base_url, timeout_s, retries)
+    client = openai_backend.make_client(
+        _secret(settings.embedding_key), settings.embedding_url, timeout_s, retries
+    )
     return openai_backend.OpenAIEmbedder(client, settings.embedding_model, settings.embedding_dim)
 
 
@@ -129,13 +135,16 @@ def _extractor(settings: Settings) -> Extractor:
     from memplane.adapters import openai_backend
 
     client = openai_backend.make_client(
-        _secret(settings), settings.openai_base_url, settings.extraction_timeout_s, retries=1
+        _secret(settings.chat_key),
+        settings.chat_url,
+        settings.extraction_timeout_s,
+        retries=1,
+        headers=settings.chat_headers,
     )
-    return openai_backend.OpenAIExtractor(client, settings.chat_model)
+    return openai_backend.OpenAIExtractor(client, settings.chat_model, settings.extraction_max_tokens)
 
 
-def _secret(settings: Settings) -> str | None:
-    key = settings.openai_api_key
+def _secret(key: SecretStr | None) -> str | None:
     return key.get_secret_value() if key is not None else None
 
 
