@@ -37,7 +37,7 @@ TEST_DIM = 256
 # them), so they are named too.
 TABLES = (
     "client_profiles, webhook_executions, vector_index_deletions, vector_index_pending, memory_postings, "
-    "client_term_stats, client_doc_stats, cleanup_runs, stored_turns, forgotten"
+    "client_term_stats, client_doc_stats, cleanup_runs, stored_turns, forgotten, extraction_health"
 )
 
 

@@ -81,7 +81,10 @@ def test_a_reply_that_does_not_validate_is_reported_not_silently_empty(
 
 @pytest.mark.parametrize("failure", ["status 500", "not JSON", "JSON of another shape"])
 def test_facts_the_llm_failed_to_give_are_extracted_by_the_next_cleanup(
-    build_container: Callable[..., Container], openai_stub: OpenAIStub, failure: str
+    build_container: Callable[..., Container],
+    openai_stub: OpenAIStub,
+    db: psycopg.Connection[Any],
+    failure: str,
 ) -> None:
     b = openai_stub.behaviour
     if failure == "status 500":
@@ -98,6 +101,10 @@ def test_facts_the_llm_failed_to_give_are_extracted_by_the_next_cleanup(
 
     _, still_down = post(client, "/cleanup", {})  # the LLM is still failing: nothing lost, tried again later
     assert (still_down["facts_extracted"], still_down["degraded"]) == (0, ["extraction"])
+    # It waits before the next try (2 hours after a first failed retry); the hours pass.
+    waits = db.execute("SELECT extraction_next_at - now() > interval '1 hour' FROM episodes").fetchone()
+    assert waits == (True,)
+    db.execute("UPDATE episodes SET extraction_next_at = now() - interval '1 second'")
 
     b.chat_status = 200
     b.chat_content = json.dumps(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import logging
 import signal
 import sys
@@ -44,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     narrower.add_argument("--fact", help="only this fact key, with its history")
     narrower.add_argument("--chat", help="only this chat")
     narrower.add_argument("--message", action="append", help="only this message id (repeatable)")
+    extractions = commands.add_parser(
+        "extractions", help="how fact extraction is going for the chat model; --retry what was given up"
+    )
+    extractions.add_argument(
+        "--retry", action="store_true", help="queue every given-up extraction again (the model works now)"
+    )
     export_cmd = commands.add_parser("export", help="everything memplane holds about one client, as JSON")
     export_cmd.add_argument("--client", required=True, help="the client id to export")
     export_cmd.add_argument("--out", type=Path, help="write to this file (default: standard output)")
@@ -129,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_forget(settings, args)
         if args.command == "export":
             return run_export(settings, args)
+        if args.command == "extractions":
+            return run_extractions(settings, retry=args.retry)
         if args.command == "bench":
             return run_bench(settings, args)
         if args.command == "bundle":
@@ -212,10 +221,43 @@ def run_forget(settings: Settings, args: argparse.Namespace) -> int:
     request = _valid(ForgetIn, {"client_id": args.client, **given})
     c = wiring.build(settings)
     try:
-        reply = forget(request, store=c.store, index=c.index, extractor=c.extractor, policy=c.policy)
+        reply = forget(
+            request,
+            store=c.store,
+            index=c.index,
+            extractor=c.extractor,
+            extractions=c.extractions,
+            policy=c.policy,
+        )
     finally:
         c.close()
     print(reply.model_dump_json(indent=2))
+    return 0
+
+
+def run_extractions(settings: Settings, *, retry: bool) -> int:
+    """The extraction log for the configured chat model, and the owed backlog; --retry requeues."""
+    c = wiring.build(settings)
+    try:
+        requeued = c.extractions.requeue() if retry else None
+        found = c.extractions.health(c.extractor.name)
+        backlog = c.extractions.backlog()
+    finally:
+        c.close()
+    report: dict[str, Any] = {
+        "model": c.extractor.name,
+        "failing_since": found.failing_since.isoformat() if found and found.failing_since else None,
+        "failures": found.failures if found else 0,
+        "last_kind": found.last_kind if found else None,
+        "last_error": found.last_error if found else None,
+        "last_excerpt": found.last_excerpt if found else None,
+        "refusals": found.refusals if found else 0,
+        "waiting": backlog.waiting,
+        "given_up": backlog.given_up,
+    }
+    if requeued is not None:
+        report["requeued"] = requeued
+    print(json.dumps(report, indent=2))
     return 0
 
 

@@ -122,9 +122,18 @@ class EmbeddingsFailed(DependencyError):
 
 
 class ExtractionFailed(DependencyError):
-    """The fact extractor failed or replied with something that does not validate."""
+    """The fact extractor failed or replied with something that does not validate.
+
+    ``kind`` says how (``unavailable``: the endpoint failed; ``unreadable``: no object in the reply;
+    ``cut``: the reply ran out of tokens; ``empty``), and ``excerpt`` keeps a short, redacted start
+    of an unreadable reply for the operator."""
 
     code = "extraction_failed"
+
+    def __init__(self, message: str, kind: str = "unavailable", excerpt: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.excerpt = excerpt
 
 
 class VectorIndexFailed(DependencyError):

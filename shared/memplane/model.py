@@ -78,10 +78,45 @@ class FactCandidate:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What one extraction cost: the model's tokens, over every request it took."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class ExtractionHealth:
+    """How one chat model's extractions are going, as the log recorded it (read by column name)."""
+
+    model: str
+    failing_since: datetime | None
+    last_failure_at: datetime | None
+    failures: int
+    last_kind: str | None
+    last_error: str | None
+    last_excerpt: str | None
+    refusals: int
+    last_refusal_at: datetime | None
+    last_ok_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ExtractionBacklog:
+    """Exchanges whose facts are still owed: waiting for a retry, and given up after every attempt."""
+
+    waiting: int
+    given_up: int
+
+
+@dataclass(frozen=True)
 class Extraction:
     facts: tuple[FactCandidate, ...]
     summary: str
     ended: tuple[str, ...] = ()  # keys of facts that stopped being true ("I'm not vegetarian any more")
+    usage: Usage | None = None
+    refused: bool = False  # the model declined this exchange: no facts, and no reason to ask again
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from memplane.model import (
     Erased,
     Execution,
     Extraction,
+    ExtractionBacklog,
+    ExtractionHealth,
     Fact,
     FactCandidate,
     ForgetScope,
@@ -231,6 +233,20 @@ class CleanupRunLog(Protocol):
         self, run_id: int, at: datetime, outcome: str, counts: dict[str, int], error_code: str | None = None
     ) -> None: ...
     def history(self) -> CleanupHistory: ...
+
+
+class ExtractionLog(Protocol):
+    """How extraction is going, per chat model, so a model whose replies cannot be read is named in
+    health instead of failing silently. Each method raises ``DatabaseError``."""
+
+    def succeeded(self, model: str, at: datetime) -> None: ...
+    def failed(self, model: str, at: datetime, kind: str, error: str, excerpt: str | None) -> None: ...
+    def refused(self, model: str, at: datetime) -> None: ...
+    def health(self, model: str) -> ExtractionHealth | None: ...
+    def backlog(self) -> ExtractionBacklog: ...
+    def requeue(self) -> int:
+        """Queue every given-up extraction again (the operator fixed or changed the model)."""
+        ...
 
 
 class MemoryStore(Protocol):

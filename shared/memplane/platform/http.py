@@ -278,6 +278,7 @@ def _cached_health(c: Container, deep: bool) -> tuple[bool, dict[str, Any]]:
         extractor=c.extractor,
         index=c.index,
         runs=c.runs,
+        extractions=c.extractions,
         secrets=c.settings.secrets_source,
         now=datetime.now(UTC),
         cleanup_max_age=timedelta(hours=c.settings.cleanup_max_age_hours),

@@ -48,6 +48,7 @@ FUNCTIONS: dict[str, Route] = {
             store=c.store,
             embedder=c.embedder,
             extractor=c.extractor,
+            extractions=c.extractions,
             index=c.index,
             policy=c.policy,
             now=now,
@@ -68,7 +69,13 @@ def _cleanup(r: CleanupRequest, c: Container, now: datetime, deadline: Deadline)
     """The nightly run, or on demand: forget or export one client."""
     if r.forget is not None:
         return forget(
-            r.forget, store=c.store, index=c.index, extractor=c.extractor, policy=c.policy, deadline=deadline
+            r.forget,
+            store=c.store,
+            index=c.index,
+            extractor=c.extractor,
+            extractions=c.extractions,
+            policy=c.policy,
+            deadline=deadline,
         )
     if r.export is not None:
         return export(r.export, store=c.store)
@@ -78,6 +85,7 @@ def _cleanup(r: CleanupRequest, c: Container, now: datetime, deadline: Deadline)
         runs=c.runs,
         embedder=c.embedder,
         extractor=c.extractor,
+        extractions=c.extractions,
         index=c.index,
         policy=c.policy,
         now=now,

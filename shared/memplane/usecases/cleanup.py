@@ -15,7 +15,7 @@ from memplane.contracts import CleanupRequest, CleanupResponse
 from memplane.deadline import NONE, Deadline
 from memplane.errors import EmbeddingsFailed, ExtractionFailed, MemplaneError, Timeout, VectorIndexFailed
 from memplane.model import Policy
-from memplane.ports import CleanupRunLog, Embedder, Extractor, MemoryStore, VectorIndex
+from memplane.ports import CleanupRunLog, Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.indexing import SyncCounts, sync
 from memplane.usecases.owed import extract_owed
@@ -35,6 +35,7 @@ def cleanup(
     runs: CleanupRunLog,
     embedder: Embedder,
     extractor: Extractor,
+    extractions: ExtractionLog,
     index: VectorIndex,
     policy: Policy,
     now: datetime,
@@ -45,7 +46,7 @@ def cleanup(
     run_id = runs.started(now)
     began = time.perf_counter()
     try:
-        response = _run(store, embedder, extractor, index, policy, now, deadline)
+        response = _run(store, embedder, extractor, extractions, index, policy, now, deadline)
     except MemplaneError as exc:
         runs.finished(run_id, _later(now, began), "failed", {}, exc.code)
         raise
@@ -67,6 +68,7 @@ def _run(
     store: MemoryStore,
     embedder: Embedder,
     extractor: Extractor,
+    extractions: ExtractionLog,
     index: VectorIndex,
     policy: Policy,
     now: datetime,
@@ -79,7 +81,7 @@ def _run(
             now, now - policy.episode_archive_after, _ledger_before(policy, now), now - policy.audit_retention
         )
     backfilled = _backfill(store, embedder, index.separate, policy.backfill_batch, notes)
-    extracted = _retry_extractions(store, extractor, policy, notes, deadline)
+    extracted = _retry_extractions(store, extractor, extractions, policy, notes, deadline)
     try:
         left = min(_INDEX_BUDGET_S - (time.perf_counter() - started), deadline.left() - _AFTER_INDEX_S)
         synced = sync(store, index, policy, budget_s=max(1.0, left))
@@ -103,7 +105,12 @@ def _run(
 
 
 def _retry_extractions(
-    store: MemoryStore, extractor: Extractor, policy: Policy, notes: Degradation, deadline: Deadline
+    store: MemoryStore,
+    extractor: Extractor,
+    extractions: ExtractionLog,
+    policy: Policy,
+    notes: Degradation,
+    deadline: Deadline,
 ) -> int:
     """Extract the facts of exchanges stored while the LLM failed; stop at the first failure (it is
     likely still down: the next run tries again, and an episode is given up after a few attempts)."""
@@ -112,7 +119,9 @@ def _retry_extractions(
     done = 0
     for episode in owed:
         try:
-            extract_owed(store, extractor, episode, policy, deadline, keep_s=_AFTER_EXTRACTIONS_S)
+            extract_owed(
+                store, extractor, extractions, episode, policy, deadline, keep_s=_AFTER_EXTRACTIONS_S
+            )
         except (Timeout, ExtractionFailed) as exc:
             notes.record("extraction", exc)  # likely still down: the next run tries again
             break

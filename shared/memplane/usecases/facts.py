@@ -52,7 +52,7 @@ def normalised(found: Extraction) -> Extraction:
     """An extractor's answer with its keys folded, each ended key once."""
     facts = tuple(replace(f, key=canonical_key(f.key)) for f in found.facts if canonical_key(f.key))
     ended = tuple(dict.fromkeys(k for k in map(canonical_key, found.ended) if k))
-    return Extraction(facts=facts, summary=found.summary, ended=ended)
+    return replace(found, facts=facts, ended=ended)
 
 
 def record_facts(

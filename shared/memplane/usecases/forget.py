@@ -20,7 +20,7 @@ from memplane.contracts import ForgetIn, ForgetResponse
 from memplane.deadline import NONE, Deadline
 from memplane.errors import ExtractionFailed, Timeout, VectorIndexFailed
 from memplane.model import ForgetScope, OwedExtraction, Policy
-from memplane.ports import Extractor, MemoryStore, VectorIndex
+from memplane.ports import ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.text import summarize
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.owed import extract_owed
@@ -35,6 +35,7 @@ def forget(
     store: MemoryStore,
     index: VectorIndex,
     extractor: Extractor,
+    extractions: ExtractionLog,
     policy: Policy,
     deadline: Deadline = NONE,
 ) -> ForgetResponse:
@@ -47,7 +48,7 @@ def forget(
             s.set_summary(episode.episode_id, summarize(episode.turns))
     notes = Degradation()
     removed = _unindex(store, index, req.client_id, erased.chunk_ids, policy, notes)
-    _refind_facts(store, extractor, erased.reopened, policy, notes, deadline)
+    _refind_facts(store, extractor, extractions, erased.reopened, policy, notes, deadline)
     return ForgetResponse(
         scope=req.scope,
         deleted=erased.counts,
@@ -83,6 +84,7 @@ def _unindex(
 def _refind_facts(
     store: MemoryStore,
     extractor: Extractor,
+    extractions: ExtractionLog,
     episodes: Sequence[OwedExtraction],
     policy: Policy,
     notes: Degradation,
@@ -90,7 +92,7 @@ def _refind_facts(
 ) -> None:
     for episode in episodes:
         try:
-            extract_owed(store, extractor, episode, policy, deadline, keep_s=_AFTER_EXTRACTION_S)
+            extract_owed(store, extractor, extractions, episode, policy, deadline, keep_s=_AFTER_EXTRACTION_S)
         except (ExtractionFailed, Timeout) as exc:
             notes.record("extraction", exc)  # still owed: the next cleanup finds them
             return

@@ -16,7 +16,7 @@ from typing import Any
 from memplane import __version__
 from memplane.errors import DependencyError, IndexWarmingUp
 from memplane.model import CleanupHistory
-from memplane.ports import CleanupRunLog, Embedder, Extractor, MemoryStore, VectorIndex
+from memplane.ports import CleanupRunLog, Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
 
 
 def health(
@@ -26,6 +26,7 @@ def health(
     extractor: Extractor,
     index: VectorIndex,
     runs: CleanupRunLog,
+    extractions: ExtractionLog,
     secrets: str,
     now: datetime,
     cleanup_max_age: timedelta,
@@ -71,10 +72,46 @@ def health(
     if postgres["status"] == "ok":
         cleanup, overdue = _cleanup(runs, now, cleanup_max_age)
         report["cleanup"] = cleanup
-        if overdue:
+        failing = None if extractor.offline else _extraction(extractions, extractor, report["extractor"])
+        reasons = [reason for reason in (overdue, failing) if reason]
+        if reasons:
             report["status"] = "degraded"
-            report["reasons"] = [overdue]
+            report["reasons"] = reasons
     return postgres["status"] == "ok", report
+
+
+def _extraction(extractions: ExtractionLog, extractor: Extractor, section: dict[str, Any]) -> str | None:
+    """Add how the model's extractions are going to ``section``; the reason to alert, if failing."""
+    try:
+        found = extractions.health(extractor.name)
+        backlog = extractions.backlog()
+    except DependencyError as exc:
+        section.update(status="error", code=exc.code, message=exc.message)
+        return None
+    section.update(waiting=backlog.waiting, given_up=backlog.given_up)
+    if found is not None and found.refusals:
+        section["refusals"] = found.refusals
+    if found is None or found.failing_since is None:
+        return None
+    section.update(
+        status="failing",
+        since=found.failing_since.isoformat(),
+        failures=found.failures,
+        last_kind=found.last_kind,
+        last_error=found.last_error,
+        last_excerpt=found.last_excerpt,
+    )
+    given_up = (
+        f"; {backlog.given_up} given up after every attempt: run `memplane extractions --retry` once "
+        "the model works"
+        if backlog.given_up
+        else ""
+    )
+    return (
+        f"extraction failing for model {extractor.name} since {found.failing_since.isoformat()} "
+        f"({found.failures} failures, last: {found.last_kind}): {backlog.waiting} exchanges waiting for "
+        f"their facts{given_up}. See extractor.last_error; README, 'Choosing a chat model'"
+    )
 
 
 def public_view(report: dict[str, Any]) -> dict[str, Any]:

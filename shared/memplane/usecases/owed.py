@@ -6,28 +6,27 @@ from __future__ import annotations
 from memplane.deadline import Deadline
 from memplane.errors import ExtractionFailed
 from memplane.model import OwedExtraction, Policy
-from memplane.ports import Extractor, MemoryStore
-from memplane.usecases.facts import KNOWN_FACTS, normalised, record_facts
+from memplane.ports import ExtractionLog, Extractor, MemoryStore
+from memplane.usecases.extracting import extract
+from memplane.usecases.facts import KNOWN_FACTS, record_facts
 
 
 def extract_owed(
     store: MemoryStore,
     extractor: Extractor,
+    extractions: ExtractionLog,
     episode: OwedExtraction,
     policy: Policy,
     deadline: Deadline,
     keep_s: float,
 ) -> None:
     """Find and record one episode's facts. Raises ``ExtractionFailed`` (the episode is charged an
-    attempt; given up after a few) or ``Timeout`` (not the LLM's failure: not charged)."""
+    attempt, waits longer before the next, and is given up after a few) or ``Timeout`` (the run's
+    time ran out: not charged)."""
     with store.session() as s:
         known = s.current_facts(episode.client_id, episode.created_at, KNOWN_FACTS)
     try:
-        found = normalised(
-            deadline.run(
-                lambda: extractor.extract(episode.turns, known), keep_s=keep_s, what="fact extraction"
-            )
-        )
+        found = extract(extractor, extractions, episode.turns, known, deadline, keep_s)
     except ExtractionFailed:
         with store.session() as s:
             s.extraction_settled(episode.episode_id, False, policy.extraction_attempts)

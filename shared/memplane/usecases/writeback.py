@@ -24,10 +24,11 @@ from memplane.model import (
     Turn,
     Vector,
 )
-from memplane.ports import Embedder, Extractor, MemoryStore, VectorIndex
+from memplane.ports import Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.text import chunks, strip_recalled, summarize
 from memplane.usecases._degrade import Degradation
-from memplane.usecases.facts import KNOWN_FACTS, normalised, record_facts
+from memplane.usecases.extracting import extract
+from memplane.usecases.facts import KNOWN_FACTS, record_facts
 from memplane.usecases.indexing import index_new
 
 _REMEMBERED_ROLES = ("user", "assistant")
@@ -43,6 +44,7 @@ def writeback(
     store: MemoryStore,
     embedder: Embedder,
     extractor: Extractor,
+    extractions: ExtractionLog,
     index: VectorIndex,
     policy: Policy,
     now: datetime,
@@ -70,7 +72,7 @@ def writeback(
         )
 
     notes = Degradation()
-    extraction = _extract(extractor, new, current, notes, deadline)
+    extraction = _extract(extractor, extractions, new, current, notes, deadline)
     pieces = [(turn, i, text) for turn in new for i, text in enumerate(chunks(turn.content))]
     vectors = _embed(embedder, [text for _, _, text in pieces] + [extraction.summary], notes, deadline)
     expires_at = now + policy.memory_ttl if policy.memory_ttl is not None else None
@@ -177,13 +179,15 @@ def _content_key(chat_id: str | None, role: str, text: str) -> str:
 
 
 def _extract(
-    extractor: Extractor, turns: list[Turn], known: list[Fact], notes: Degradation, deadline: Deadline
+    extractor: Extractor,
+    extractions: ExtractionLog,
+    turns: list[Turn],
+    known: list[Fact],
+    notes: Degradation,
+    deadline: Deadline,
 ) -> Extraction:
     try:
-        found = deadline.run(
-            lambda: extractor.extract(turns, known), keep_s=_AFTER_EXTRACTION_S, what="fact extraction"
-        )
-        return normalised(found)
+        return extract(extractor, extractions, turns, known, deadline, _AFTER_EXTRACTION_S)
     except (ExtractionFailed, Timeout) as exc:
         # The exchange is still stored; only its facts are missing (for now), and the response says so.
         notes.record("extraction", exc)

@@ -63,7 +63,9 @@ OWED_EXTRACTIONS = """
 SELECT e.id, e.client_id, e.created_at, m.turn_key, m.role, m.content, m.message_id
 FROM (
     SELECT id, client_id, created_at, extraction_turns FROM episodes
-    WHERE extraction_turns IS NOT NULL ORDER BY stored_at LIMIT %s
+    WHERE extraction_turns IS NOT NULL AND extraction_given_up_at IS NULL
+      AND (extraction_next_at IS NULL OR extraction_next_at <= now())
+    ORDER BY stored_at LIMIT %s
 ) AS e
 JOIN memory_entries m ON m.client_id = e.client_id AND m.turn_key = ANY(e.extraction_turns)
 ORDER BY e.id, m.seq
@@ -76,10 +78,13 @@ WHERE e.id = ANY(%s::uuid[])
 ORDER BY e.id, m.seq
 """
 SET_SUMMARY = "UPDATE episodes SET summary = %s WHERE id = %s"
-EXTRACTION_DONE = "UPDATE episodes SET extraction_turns = NULL WHERE id = %s"
+EXTRACTION_DONE = "UPDATE episodes SET extraction_turns = NULL, extraction_next_at = NULL WHERE id = %s"
+# A failed retry waits longer each time (2, 4, 8 ... hours, at most a week) and, after the configured
+# attempts, is given up: kept, counted in health, queued again by `memplane extractions --retry`.
 EXTRACTION_FAILED = """
 UPDATE episodes SET extraction_attempts = extraction_attempts + 1,
-    extraction_turns = CASE WHEN extraction_attempts + 1 >= %s THEN NULL ELSE extraction_turns END
+    extraction_next_at = now() + least(interval '1 hour' * 2 ^ (extraction_attempts + 1), interval '7 days'),
+    extraction_given_up_at = CASE WHEN extraction_attempts + 1 >= %s THEN now() END
 WHERE id = %s
 """
 
@@ -357,6 +362,8 @@ FORGET_MESSAGES = (
                 WHERE x.client_id = e.client_id AND x.message_id = ANY(e.message_ids)
             ), '{}'),
             extraction_attempts = 0,
+            extraction_next_at = NULL,
+            extraction_given_up_at = NULL,
             embedding = NULL
         WHERE e.client_id = %(c)s AND e.message_ids && %(ids)s::text[]
         RETURNING e.id
