@@ -54,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     export_cmd = commands.add_parser("export", help="everything memplane holds about one client, as JSON")
     export_cmd.add_argument("--client", required=True, help="the client id to export")
     export_cmd.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    schema_cmd = commands.add_parser(
+        "schema", help="today's schema: every migration applied to an empty database, as pg_dump prints it"
+    )
+    schema_cmd.add_argument("--out", type=Path, help="write to this file (migrations/snapshot/schema.sql)")
     api = commands.add_parser("openapi", help="write the OpenAPI 3.1 description of the HTTP API")
     api.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     bundle = commands.add_parser("bundle", help="generate the DigitalOcean Functions project")
@@ -136,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_forget(settings, args)
         if args.command == "export":
             return run_export(settings, args)
+        if args.command == "schema":
+            return run_schema(settings, args.out)
         if args.command == "extractions":
             return run_extractions(settings, retry=args.retry)
         if args.command == "bench":
@@ -232,6 +238,21 @@ def run_forget(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         c.close()
     print(reply.model_dump_json(indent=2))
+    return 0
+
+
+def run_schema(settings: Settings, out: Path | None) -> int:
+    """The schema snapshot, from a throwaway database on the configured (or embedded) server."""
+    from memplane.adapters.postgres import schema
+
+    text = schema.snapshot(
+        wiring.database_url(settings), settings.migrations_dir or migrations.default_migrations_dir()
+    )
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        print(f"wrote {out} ({len(text.splitlines())} lines)", file=sys.stderr)
     return 0
 
 
