@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -232,43 +232,3 @@ class Execution:
     error_code: str | None = None
     degraded: tuple[str, ...] = field(default=())
     action: str | None = None  # forget:<scope> or export: what kind of call, never its subject
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Retention and budget rules the use cases apply, built once from settings."""
-
-    memory_ttl: timedelta | None = None
-    working_state_ttl: timedelta = timedelta(hours=24)
-    episode_archive_after: timedelta = timedelta(days=180)
-    audit_retention: timedelta = timedelta(days=30)
-    text_language: str = "auto"  # see memplane/language.py
-    context_token_budget: int = 1200
-    backfill_batch: int = 256
-    # Exchanges whose facts the LLM failed to give: how many cleanup retries a run, and how often.
-    extraction_retry_batch: int = 20
-    extraction_attempts: int = 3
-    # Cleanup deletes a night's expired memory in one statement (100,000 chunks take ~3 s here): it
-    # gets more than a request's budget, well inside the function's 90 s limit.
-    cleanup_statement_timeout_ms: int = 30_000
-    statement_timeout_ms: int = 5000  # every other transaction's, unless its deadline is nearer
-    # A separate vector index (Qdrant): rows a writeback re-tries beside its own, the batch that
-    # cleanup and reindex send at a time, and how long a call waits for a cold client to load.
-    index_retry_batch: int = 64
-    index_batch: int = 512
-    index_wait_s: float = 2.0
-    search_pool: int = 50  # candidates taken from each ranking before fusion
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
-    # Keyword candidates are taken from the rarest query words until about this many chunks, which
-    # bounds the work of every search. On the scale benchmark's 100,000-chunk client, 1,500 left
-    # 97.9% of the exact BM25 top 10 unchanged (in-sample: chosen on that data); 1,000 gave 95.4%.
-    keyword_budget: int = 1500
-    # How much a message's neighbours in its chat add to its score (see usecases/retrieval.py).
-    neighbour_weight: float = 0.5
-    # How much vector similarity counts next to keywords (weight 1). On conversational memory BM25 is
-    # the stronger ranking, so a semantic embedder gets half its say; the offline hashing embedder only
-    # sees shared words, which BM25 already weighs better, measured as no help at any weight, and is
-    # not searched at all.
-    vector_weight: float = 0.5
-    offline_vector_weight: float = 0.0

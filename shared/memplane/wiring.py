@@ -19,7 +19,7 @@ from memplane.adapters.pgvector import PgvectorIndex
 from memplane.adapters.postgres import Database, PostgresCleanupRuns, PostgresExtractionLog, PostgresStore
 from memplane.adapters.rules_extractor import RulesExtractor
 from memplane.errors import MemplaneError
-from memplane.model import Policy
+from memplane.policy import Policy
 from memplane.ports import CleanupRunLog, Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.settings import Settings, load_settings
 
@@ -86,6 +86,7 @@ def build(settings: Settings) -> Container:
 
 
 def policy_of(settings: Settings) -> Policy:
+    """The policy the environment asks for; everything it does not name keeps its default."""
     ttl = settings.memory_ttl_days
     return Policy(
         memory_ttl=timedelta(days=ttl) if ttl is not None else None,

@@ -20,15 +20,12 @@ from memplane.contracts import (
 from memplane.deadline import NONE, Deadline, workers
 from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, Timeout, VectorIndexFailed
 from memplane.language import configuration
-from memplane.model import Hit, Policy, Profile, Vector
+from memplane.model import Hit, Profile, Vector
+from memplane.policy import Policy
 from memplane.ports import Embedder, MemoryStore, StoreSession, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.context import build_context
 from memplane.usecases.retrieval import rank
-
-_FACTS = 30
-_EPISODES = 3
-_TO_ANSWER_S = 0.3  # near the platform's time limit, what ranking and the answer still need
 
 
 def assemble(
@@ -58,7 +55,7 @@ def assemble(
     budget_ms = deadline.budget_ms(policy.statement_timeout_ms)
     with store.session(budget_ms) as s:
         profile = _profile(s, req)
-        facts = s.current_facts(req.client_id, as_of, _FACTS)
+        facts = s.current_facts(req.client_id, as_of, policy.facts_in_context)
         by_text = s.keyword_search(
             req.client_id,
             req.query,
@@ -69,17 +66,17 @@ def assemble(
             policy.keyword_budget,
             configuration(req.query, policy.text_language),
         )
-        episodes = s.recent_episodes(req.client_id, as_of, _EPISODES)
+        episodes = s.recent_episodes(req.client_id, as_of, policy.episodes_in_context)
         ready = time.perf_counter()
         pending = vector_side is not None and not vector_side.done()
         if not pending:
-            side = _outcome(vector_side, deadline)
+            side = _outcome(vector_side, deadline, policy)
             hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
     waited = 0.0
     if pending:
         # A remote embedder is still answering: wait outside the transaction, so that no pooled
         # connection sits idle meanwhile, and finish in a second one.
-        side = _outcome(vector_side, deadline)
+        side = _outcome(vector_side, deadline, policy)
         # Time spent only waiting for the embedding is the embedder's, not ours: "search" leaves it out.
         waited = max(0.0, (side.embedded or time.perf_counter()) - ready)
         with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
@@ -153,11 +150,11 @@ class _VectorSide:
     embedded: float = 0.0  # perf_counter() when the embedding was in hand
 
 
-def _outcome(side: Future[_VectorSide] | None, deadline: Deadline) -> _VectorSide:
+def _outcome(side: Future[_VectorSide] | None, deadline: Deadline, policy: Policy) -> _VectorSide:
     if side is None:
         return _VectorSide()
     try:
-        return side.result(timeout=deadline.wait_s(keep_s=_TO_ANSWER_S))
+        return side.result(timeout=deadline.wait_s(keep_s=policy.assemble_reserve_to_answer_s))
     except FutureTimeout:
         late = _VectorSide()
         late.notes.record("embeddings", Timeout("the query's embedding was not back before the time limit"))

@@ -14,18 +14,11 @@ from datetime import datetime, timedelta
 from memplane.contracts import CleanupRequest, CleanupResponse
 from memplane.deadline import NONE, Deadline
 from memplane.errors import EmbeddingsFailed, ExtractionFailed, MemplaneError, Timeout, VectorIndexFailed
-from memplane.model import Policy
+from memplane.policy import Policy
 from memplane.ports import CleanupRunLog, Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.indexing import SyncCounts, sync
 from memplane.usecases.owed import extract_owed
-
-# The platform stops cleanup at 90 s and its SLA is 30 s: index work gets what is left of 20 s.
-_INDEX_BUDGET_S = 20.0
-# Near the platform's time limit, what the rest of a run needs after the LLM's extractions (the index
-# and the vacuum), and after the index (the vacuum).
-_AFTER_EXTRACTIONS_S = 10.0
-_AFTER_INDEX_S = 3.0
 
 
 def cleanup(
@@ -83,7 +76,10 @@ def _run(
     backfilled = _backfill(store, embedder, index.separate, policy.backfill_batch, notes)
     extracted = _retry_extractions(store, extractor, extractions, policy, notes, deadline)
     try:
-        left = min(_INDEX_BUDGET_S - (time.perf_counter() - started), deadline.left() - _AFTER_INDEX_S)
+        spent = time.perf_counter() - started
+        left = min(
+            policy.cleanup_index_budget_s - spent, deadline.left() - policy.cleanup_reserve_after_index_s
+        )
         synced = sync(store, index, policy, budget_s=max(1.0, left))
     except VectorIndexFailed as exc:
         notes.record("vector_index", exc)  # what is not done stays recorded for the next run
@@ -120,7 +116,13 @@ def _retry_extractions(
     for episode in owed:
         try:
             extract_owed(
-                store, extractor, extractions, episode, policy, deadline, keep_s=_AFTER_EXTRACTIONS_S
+                store,
+                extractor,
+                extractions,
+                episode,
+                policy,
+                deadline,
+                keep_s=policy.cleanup_reserve_after_extractions_s,
             )
         except (Timeout, ExtractionFailed) as exc:
             notes.record("extraction", exc)  # likely still down: the next run tries again

@@ -14,8 +14,6 @@ from datetime import datetime
 from memplane.model import Extraction
 from memplane.ports import StoreSession
 
-KNOWN_FACTS = 100  # current facts shown to an extractor, so that it reuses their keys
-
 SYNONYMS = {
     "city": "location",
     "home": "location",

@@ -19,14 +19,12 @@ from collections.abc import Sequence
 from memplane.contracts import ForgetIn, ForgetResponse
 from memplane.deadline import NONE, Deadline
 from memplane.errors import ExtractionFailed, Timeout, VectorIndexFailed
-from memplane.model import ForgetScope, OwedExtraction, Policy
+from memplane.model import ForgetScope, OwedExtraction
+from memplane.policy import Policy
 from memplane.ports import ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.text import summarize
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.owed import extract_owed
-
-# Near the platform's time limit, what the forget needs after finding the remaining facts: its answer.
-_AFTER_EXTRACTION_S = 1.0
 
 
 def forget(
@@ -92,7 +90,15 @@ def _refind_facts(
 ) -> None:
     for episode in episodes:
         try:
-            extract_owed(store, extractor, extractions, episode, policy, deadline, keep_s=_AFTER_EXTRACTION_S)
+            extract_owed(
+                store,
+                extractor,
+                extractions,
+                episode,
+                policy,
+                deadline,
+                keep_s=policy.forget_reserve_after_extraction_s,
+            )
         except (ExtractionFailed, Timeout) as exc:
             notes.record("extraction", exc)  # still owed: the next cleanup finds them
             return

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from memplane.errors import VectorIndexFailed
-from memplane.model import IndexPoint, Policy
+from memplane.model import IndexPoint
+from memplane.policy import Policy
 from memplane.ports import MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from memplane.deadline import Deadline
 from memplane.errors import ExtractionFailed
-from memplane.model import OwedExtraction, Policy
+from memplane.model import OwedExtraction
+from memplane.policy import Policy
 from memplane.ports import ExtractionLog, Extractor, MemoryStore
 from memplane.usecases.extracting import extract
-from memplane.usecases.facts import KNOWN_FACTS, record_facts
+from memplane.usecases.facts import record_facts
 
 
 def extract_owed(
@@ -24,7 +25,7 @@ def extract_owed(
     attempt, waits longer before the next, and is given up after a few) or ``Timeout`` (the run's
     time ran out: not charged)."""
     with store.session() as s:
-        known = s.current_facts(episode.client_id, episode.created_at, KNOWN_FACTS)
+        known = s.current_facts(episode.client_id, episode.created_at, policy.known_facts_for_extraction)
     try:
         found = extract(extractor, extractions, episode.turns, known, deadline, keep_s)
     except ExtractionFailed:

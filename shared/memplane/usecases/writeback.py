@@ -20,22 +20,18 @@ from memplane.model import (
     Fact,
     NewChunk,
     NewEpisode,
-    Policy,
     Turn,
     Vector,
 )
+from memplane.policy import Policy
 from memplane.ports import Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.text import chunks, strip_recalled, summarize
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.extracting import extract
-from memplane.usecases.facts import KNOWN_FACTS, record_facts
+from memplane.usecases.facts import record_facts
 from memplane.usecases.indexing import index_new
 
 _REMEMBERED_ROLES = ("user", "assistant")
-# Near the platform's time limit, what must still happen after each model call: after extraction, the
-# embeddings and the writes; after the embeddings, the writes.
-_AFTER_EXTRACTION_S = 3.0
-_AFTER_EMBEDDING_S = 1.0
 
 
 def writeback(
@@ -60,7 +56,11 @@ def writeback(
         known = s.known_turn_keys(req.client_id, [t.key for t in turns])
         forgotten_at = s.forgotten_at(req.client_id, req.chat_id)
         episode_id = s.find_episode(req.client_id, answer_key)
-        current = s.current_facts(req.client_id, at, KNOWN_FACTS) if len(known) < len(turns) else []
+        current = (
+            s.current_facts(req.client_id, at, policy.known_facts_for_extraction)
+            if len(known) < len(turns)
+            else []
+        )
     new = [t for t in turns if t.key not in known and not _forgotten(t, req.timestamp, forgotten_at)]
     if not new:
         # A replay, or a resent history with nothing new in it: nothing to do, same answer.
@@ -72,9 +72,10 @@ def writeback(
         )
 
     notes = Degradation()
-    extraction = _extract(extractor, extractions, new, current, notes, deadline)
+    extraction = _extract(extractor, extractions, new, current, notes, deadline, policy)
     pieces = [(turn, i, text) for turn in new for i, text in enumerate(chunks(turn.content))]
-    vectors = _embed(embedder, [text for _, _, text in pieces] + [extraction.summary], notes, deadline)
+    texts = [text for _, _, text in pieces] + [extraction.summary]
+    vectors = _embed(embedder, texts, notes, deadline, policy.writeback_reserve_after_embedding_s)
     expires_at = now + policy.memory_ttl if policy.memory_ttl is not None else None
 
     with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
@@ -185,9 +186,12 @@ def _extract(
     known: list[Fact],
     notes: Degradation,
     deadline: Deadline,
+    policy: Policy,
 ) -> Extraction:
     try:
-        return extract(extractor, extractions, turns, known, deadline, _AFTER_EXTRACTION_S)
+        return extract(
+            extractor, extractions, turns, known, deadline, policy.writeback_reserve_after_extraction_s
+        )
     except (ExtractionFailed, Timeout) as exc:
         # The exchange is still stored; only its facts are missing (for now), and the response says so.
         notes.record("extraction", exc)
@@ -195,10 +199,10 @@ def _extract(
 
 
 def _embed(
-    embedder: Embedder, texts: list[str], notes: Degradation, deadline: Deadline
+    embedder: Embedder, texts: list[str], notes: Degradation, deadline: Deadline, keep_s: float
 ) -> list[Vector] | None:
     try:
-        return deadline.run(lambda: embedder.embed(texts), keep_s=_AFTER_EMBEDDING_S, what="embedding")
+        return deadline.run(lambda: embedder.embed(texts), keep_s=keep_s, what="embedding")
     except (EmbeddingsFailed, Timeout) as exc:
         # Stored without vectors, still found by keyword; cleanup fills the vectors in later.
         notes.record("embeddings", exc)
