@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from memplane.contracts import CleanupRequest, CleanupResponse
 from memplane.deadline import NONE, Deadline
-from memplane.errors import EmbeddingsFailed, ExtractionFailed, MemplaneError, Timeout, VectorIndexFailed
+from memplane.errors import EmbeddingsFailed, MemplaneError, VectorIndexFailed
 from memplane.policy import Policy
 from memplane.ports import CleanupRunLog, Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.indexing import SyncCounts, sync
-from memplane.usecases.owed import extract_owed
+from memplane.usecases.owed import extract_all
 
 
 def cleanup(
@@ -112,23 +112,8 @@ def _retry_extractions(
     likely still down: the next run tries again, and an episode is given up after a few attempts)."""
     with store.session() as s:
         owed = s.owed_extractions(policy.extraction_retry_batch)
-    done = 0
-    for episode in owed:
-        try:
-            extract_owed(
-                store,
-                extractor,
-                extractions,
-                episode,
-                policy,
-                deadline,
-                keep_s=policy.cleanup_reserve_after_extractions_s,
-            )
-        except (Timeout, ExtractionFailed) as exc:
-            notes.record("extraction", exc)  # likely still down: the next run tries again
-            break
-        done += 1
-    return done
+    keep_s = policy.cleanup_reserve_after_extractions_s
+    return extract_all(store, extractor, extractions, owed, policy, notes, deadline, keep_s)
 
 
 def _ledger_before(policy: Policy, now: datetime) -> datetime | None:

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 
 from memplane.contracts import ForgetIn, ForgetResponse
 from memplane.deadline import NONE, Deadline
-from memplane.errors import ExtractionFailed, Timeout, VectorIndexFailed
-from memplane.model import ForgetScope, OwedExtraction
+from memplane.errors import VectorIndexFailed
+from memplane.model import ForgetScope
 from memplane.policy import Policy
 from memplane.ports import ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.text import summarize
 from memplane.usecases._degrade import Degradation
-from memplane.usecases.owed import extract_owed
+from memplane.usecases.owed import extract_all
 
 
 def forget(
@@ -46,7 +46,9 @@ def forget(
             s.set_summary(episode.episode_id, summarize(episode.turns))
     notes = Degradation()
     removed = _unindex(store, index, req.client_id, erased.chunk_ids, policy, notes)
-    _refind_facts(store, extractor, extractions, erased.reopened, policy, notes, deadline)
+    # What the remaining messages of a reopened exchange teach, found again (or owed to cleanup).
+    keep_s = policy.forget_reserve_after_extraction_s
+    extract_all(store, extractor, extractions, erased.reopened, policy, notes, deadline, keep_s)
     return ForgetResponse(
         scope=req.scope,
         deleted=erased.counts,
@@ -77,28 +79,3 @@ def _unindex(
     except VectorIndexFailed as exc:
         notes.record("vector_index", exc)  # the rest stay recorded; cleanup deletes them later
     return done
-
-
-def _refind_facts(
-    store: MemoryStore,
-    extractor: Extractor,
-    extractions: ExtractionLog,
-    episodes: Sequence[OwedExtraction],
-    policy: Policy,
-    notes: Degradation,
-    deadline: Deadline,
-) -> None:
-    for episode in episodes:
-        try:
-            extract_owed(
-                store,
-                extractor,
-                extractions,
-                episode,
-                policy,
-                deadline,
-                keep_s=policy.forget_reserve_after_extraction_s,
-            )
-        except (ExtractionFailed, Timeout) as exc:
-            notes.record("extraction", exc)  # still owed: the next cleanup finds them
-            return

@@ -3,13 +3,39 @@ written (cleanup retries it) or because a forget took some of its messages (the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from memplane.deadline import Deadline
-from memplane.errors import ExtractionFailed
+from memplane.errors import ExtractionFailed, Timeout
 from memplane.model import OwedExtraction
 from memplane.policy import Policy
 from memplane.ports import ExtractionLog, Extractor, MemoryStore
+from memplane.usecases._degrade import Degradation
 from memplane.usecases.extracting import extract
 from memplane.usecases.facts import record_facts
+
+
+def extract_all(
+    store: MemoryStore,
+    extractor: Extractor,
+    extractions: ExtractionLog,
+    episodes: Sequence[OwedExtraction],
+    policy: Policy,
+    notes: Degradation,
+    deadline: Deadline,
+    keep_s: float,
+) -> int:
+    """Extract each episode's facts in turn; stop at the first failure (the model is likely still
+    failing: what is left stays owed to the next cleanup). How many were done."""
+    done = 0
+    for episode in episodes:
+        try:
+            extract_owed(store, extractor, extractions, episode, policy, deadline, keep_s)
+        except (ExtractionFailed, Timeout) as exc:
+            notes.record("extraction", exc)
+            break
+        done += 1
+    return done
 
 
 def extract_owed(
