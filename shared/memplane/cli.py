@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from memplane import wiring
 from memplane.adapters.postgres import migrations
 from memplane.errors import ConfigurationError, MemplaneError
+from memplane.provision import prepare_storage
 from memplane.settings import Settings, load_settings
 
 log = logging.getLogger("memplane")
@@ -162,30 +163,12 @@ def migrate(settings: Settings) -> int:
     return 0
 
 
-def prepare_storage(settings: Settings) -> list[str]:
-    """Apply pending migrations and create the Qdrant collection when Qdrant is configured."""
-    applied = migrations.apply(
-        wiring.database_url(settings),
-        settings.migrations_dir or migrations.default_migrations_dir(),
-        settings.embedding_dim,
-    )
-    done = [f"migrations: {', '.join(m.name for m in applied) or 'nothing to apply'}"]
-    done.append(migrations.pgvector_report(wiring.database_url(settings)))
-    index = wiring.separate_index(settings)
-    if index is not None:
-        try:
-            done.append(f"vector index: {index.ensure(settings.embedding_dim)}")
-        finally:
-            index.close()
-    return done
-
-
 def run_reindex(settings: Settings, *, client_id: str | None, resume: bool) -> int:
     """Send every chunk's vector from Postgres to Qdrant, then delete points Postgres does not hold.
 
     Resumable: chunks leave the queue as they are sent, so ``--resume`` continues where a stopped run was.
     """
-    from memplane.evaluation.runner import ProgressBar
+    from memplane.progress import ProgressBar
     from memplane.usecases.indexing import sweep, sync
 
     c = wiring.build(settings)

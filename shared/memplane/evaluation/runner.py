@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import tempfile
 import threading
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from memplane.evaluation import locomo, multilingual
+from memplane.progress import ProgressBar
 from memplane.settings import Settings
 
 
@@ -42,23 +42,6 @@ class HttpPoster:
             raise RuntimeError(f"{path} answered {exc.code}: {exc.read().decode(errors='replace')}") from exc
 
 
-class ProgressBar:
-    def __init__(self, stream: Any = sys.stderr, width: int = 30) -> None:
-        self.stream, self.width = stream, width
-        self._last: tuple[str, int] = ("", -1)
-
-    def __call__(self, label: str, done: int, total: int) -> None:
-        step = done * 100 // max(total, 1)
-        if (label, step) == self._last and done != total:
-            return
-        self._last = (label, step)
-        filled = self.width * done // max(total, 1)
-        bar = "#" * filled + "." * (self.width - filled)
-        end = "\n" if done == total else ""
-        self.stream.write(f"\r{label:<10} [{bar}] {done}/{total}{end}")
-        self.stream.flush()
-
-
 @contextmanager
 def throwaway_service(settings: Settings) -> Iterator[str]:
     """A fresh memplane on an embedded Postgres in a temporary folder, served on a free loopback port."""
@@ -66,8 +49,8 @@ def throwaway_service(settings: Settings) -> Iterator[str]:
 
     from memplane import wiring
     from memplane.adapters import embedded_postgres
-    from memplane.cli import prepare_storage
     from memplane.platform.functions_framework import create_app
+    from memplane.provision import prepare_storage
 
     # One line per request would drown the table.
     for name in ("werkzeug", "memplane.access"):

@@ -26,7 +26,7 @@ import psycopg
 from memplane.adapters import embedded_postgres
 from memplane.adapters.postgres import migrations
 from memplane.evaluation import coldstart, scale_data, scale_measure
-from memplane.evaluation.runner import ProgressBar
+from memplane.progress import ProgressBar
 
 _OFFLINE = {"MEMPLANE_EMBEDDER": "hash", "MEMPLANE_EXTRACTOR": "rules"}
 
