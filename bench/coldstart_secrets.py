@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 from tests import infisical_stub  # noqa: E402 - the stand-in server the tests use
 
 PROBE = (
-    "import time; t = time.perf_counter(); from memplane.settings import load_settings; "
-    "s = load_settings(); print(time.perf_counter() - t, s.secrets_source)"
+    "import time; t = time.perf_counter(); from memplane.wiring import settings_with_secrets; "
+    "s = settings_with_secrets(); print(time.perf_counter() - t, s.secrets_source)"
 )
 SECRETS = {"DATABASE_URL": "postgresql://memplane:pw@db.example:25061/memplane", "MEMPLANE_API_TOKEN": "t"}
 

@@ -15,7 +15,7 @@ import pytest
 
 from memplane import wiring
 from memplane.errors import ConfigurationError, SecretsUnavailable
-from memplane.settings import load_settings
+from memplane.wiring import settings_with_secrets
 from tests import infisical_stub as stub_module
 from tests.conftest import TEST_DIM, Context, load_event
 from tests.infisical_stub import InfisicalStub
@@ -58,7 +58,7 @@ def call(function: str, event: dict[str, Any], token: str | None = None) -> dict
 
 
 def test_secrets_come_from_infisical(infisical: InfisicalStub) -> None:
-    settings = load_settings()
+    settings = settings_with_secrets()
     assert settings.database_url is not None
     assert settings.api_token is not None
     assert settings.api_token.get_secret_value() == "tok-from-infisical"
@@ -78,7 +78,7 @@ def test_environment_beats_infisical_which_beats_dotenv(
 ) -> None:
     (tmp_path / ".env").write_text("MEMPLANE_CHAT_MODEL=model-from-dotenv\nMEMPLANE_CONTEXT_TOKENS=777\n")
     monkeypatch.setenv("MEMPLANE_API_TOKEN", "tok-from-environment")
-    settings = load_settings()
+    settings = settings_with_secrets()
     assert settings.api_token is not None
     assert settings.api_token.get_secret_value() == "tok-from-environment"
     assert settings.chat_model == "model-from-infisical"
@@ -90,7 +90,7 @@ def test_wrong_credentials_are_a_clear_start_up_error(
 ) -> None:
     monkeypatch.setenv("INFISICAL_CLIENT_SECRET", "not-the-secret")
     with pytest.raises(ConfigurationError, match="INFISICAL_CLIENT_SECRET"):
-        load_settings()
+        settings_with_secrets()
     reply = call("assemble", load_event("assemble_web.json"))
     assert reply["statusCode"] == 503
     assert reply["body"]["error"]["code"] == "configuration_error"
@@ -121,11 +121,11 @@ def test_a_warm_container_picks_up_a_rotated_secret_and_keeps_serving_when_infis
 def test_infisical_down_with_a_fresh_cache_serves_from_the_cache(
     infisical: InfisicalStub, tmp_path: Path
 ) -> None:
-    load_settings()  # a cold start that fetched and cached
+    settings_with_secrets()  # a cold start that fetched and cached
     cache = next(tmp_path.glob("memplane-*/memplane-secrets-*.json"))
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     infisical.behaviour.status = 503
-    settings = load_settings()
+    settings = settings_with_secrets()
     assert settings.secrets_source == "cached"
     assert settings.api_token is not None
     assert settings.api_token.get_secret_value() == "tok-from-infisical"
@@ -139,28 +139,28 @@ def test_infisical_down_with_a_stale_or_no_cache_is_503_with_the_reason(
 ) -> None:
     infisical.behaviour.status = 502
     with pytest.raises(SecretsUnavailable, match="no cached copy"):
-        load_settings()
+        settings_with_secrets()
     reply = call("assemble", load_event("assemble_web.json"))
     assert reply["statusCode"] == 503
     assert reply["body"]["error"]["code"] == "secrets_unavailable"
     assert "Infisical" in reply["body"]["error"]["message"]
 
     infisical.behaviour.status = 200
-    load_settings()
+    settings_with_secrets()
     cache = next(tmp_path.glob("memplane-*/memplane-secrets-*.json"))
     aged = json.loads(cache.read_text())
     aged["fetched_at"] -= 25 * 3600  # older than the 24 h default
     cache.write_text(json.dumps(aged))
     infisical.behaviour.status = 503
     with pytest.raises(SecretsUnavailable, match="24 h"):
-        load_settings()
+        settings_with_secrets()
 
 
 def test_a_slow_infisical_gives_up_within_its_budget(infisical: InfisicalStub) -> None:
     infisical.behaviour.delay_s = 3.0
     started = time.monotonic()
     with pytest.raises(SecretsUnavailable):
-        load_settings()
+        settings_with_secrets()
     # 0.5 s a request, tried twice: the cold start gives up after about a second, not after 3 s a try.
     assert time.monotonic() - started < 2.0
 
@@ -169,7 +169,7 @@ def test_without_infisical_settings_it_is_never_called(
     infisical: InfisicalStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("INFISICAL_PROJECT_ID")
-    assert load_settings().secrets_source == "environment"
+    assert settings_with_secrets().secrets_source == "environment"
     assert infisical.behaviour.requests == []
 
 
@@ -196,7 +196,7 @@ def test_no_secret_is_ever_printed(
     monkeypatch.setenv("MEMPLANE_VECTOR_BACKEND", "qdrant")
     monkeypatch.setenv("QDRANT_URL", "http://127.0.0.1:9")
     seen: list[str] = []
-    settings = load_settings()
+    settings = settings_with_secrets()
     assert settings.qdrant_api_key is not None
     assert settings.qdrant_api_key.get_secret_value() == "qdrant-key-XYZ"  # fetched like the others
     seen += [repr(settings), str(settings), settings.model_dump_json()]
@@ -206,14 +206,14 @@ def test_no_secret_is_ever_printed(
     wiring.reset()
     monkeypatch.setenv("INFISICAL_CLIENT_SECRET", "wrong-" + stub_module.CLIENT_SECRET)
     with pytest.raises(ConfigurationError) as refused:
-        load_settings()
+        settings_with_secrets()
     seen.append(str(refused.value))
     monkeypatch.setenv("INFISICAL_CLIENT_SECRET", stub_module.CLIENT_SECRET)
     infisical.behaviour.status = 500
     for cached in Path.cwd().glob("memplane-*/memplane-secrets-*.json"):
         cached.unlink()
     with pytest.raises(SecretsUnavailable) as down:
-        load_settings()
+        settings_with_secrets()
     seen.append(str(down.value))
     out = capsys.readouterr()
     seen += [out.out, out.err, caplog.text]
@@ -226,7 +226,7 @@ def test_no_secret_is_ever_printed(
 
 def planted(tmp_path: Path, values: dict[str, str], fetched_at: float | None = None) -> Path:
     """A cache file where memplane looks for one, as another user of a shared /tmp could leave it."""
-    load_settings()  # a real cold start, to learn the file's name
+    settings_with_secrets()  # a real cold start, to learn the file's name
     cache = next(tmp_path.glob("memplane-*/memplane-secrets-*.json"))
     body = {"fetched_at": time.time() if fetched_at is None else fetched_at, "values": values}
     cache.write_text(json.dumps(body))
@@ -239,7 +239,7 @@ EVIL = {"OPENAI_BASE_URL": "http://attacker.example/v1", "OPENAI_API_KEY": "sk-p
 def cached_settings(infisical: InfisicalStub) -> Any:
     infisical.behaviour.status = 503  # Infisical down: the cache is all there is
     try:
-        return load_settings()
+        return settings_with_secrets()
     except SecretsUnavailable:
         return None
 
@@ -266,7 +266,7 @@ def test_a_planted_symlink_is_neither_followed_nor_written_through(
     cache.symlink_to(elsewhere)
     assert cached_settings(infisical) is None  # not read through the link
     infisical.behaviour.status = 200
-    load_settings()  # a fresh fetch replaces the link with a file of its own
+    settings_with_secrets()  # a fresh fetch replaces the link with a file of its own
     assert not cache.is_symlink()
     assert json.loads(elsewhere.read_text())["values"] == EVIL  # the link's target was not written
 
@@ -276,7 +276,7 @@ def test_a_cache_directory_that_is_not_private_is_not_used(infisical: InfisicalS
     cache.parent.chmod(0o777)
     assert cached_settings(infisical) is None
     infisical.behaviour.status = 200
-    load_settings()  # Infisical answers: served, but nothing is written into a directory others share
+    settings_with_secrets()  # Infisical answers: served, but nothing is written into a directory others share
     assert json.loads(cache.read_text())["values"] == EVIL
 
 
@@ -285,7 +285,7 @@ def test_a_directory_planted_as_a_link_is_not_used(infisical: InfisicalStub, tmp
     target.mkdir(mode=0o700)
     (tmp_path / f"memplane-{os.geteuid()}").symlink_to(target)
     infisical.behaviour.status = 200
-    load_settings()
+    settings_with_secrets()
     assert list(target.iterdir()) == []
 
 

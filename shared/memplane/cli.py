@@ -18,7 +18,7 @@ from memplane import wiring
 from memplane.adapters.postgres import migrations
 from memplane.errors import ConfigurationError, MemplaneError
 from memplane.provision import prepare_storage
-from memplane.settings import Settings, load_settings
+from memplane.settings import Settings
 
 log = logging.getLogger("memplane")
 M = TypeVar("M", bound=BaseModel)
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("httpx", "httpx2", "werkzeug"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        settings = load_settings()
+        settings = wiring.settings_with_secrets()
         if args.command == "migrate":
             return migrate(settings)
         if args.command == "reindex":

@@ -1,6 +1,7 @@
-"""The one place that reads the environment.
+"""The one place that reads the environment. Reading settings does no I/O beyond it and ``.env``.
 
-Precedence, highest first: values passed to ``Settings(...)``, environment variables, Infisical (when
+Precedence, highest first: values passed to ``Settings(...)``, environment variables, secrets fetched
+from Infisical (handed in by ``wiring.settings_with_secrets``, which fetches them when
 ``INFISICAL_CLIENT_ID``, ``INFISICAL_CLIENT_SECRET`` and ``INFISICAL_PROJECT_ID`` are set), ``.env`` in
 the working directory, defaults. Tests and tools build ``Settings(field=value, ...)`` directly.
 Secrets are ``SecretStr`` so that they never print.
@@ -9,6 +10,9 @@ Secrets are ``SecretStr`` so that they never print.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +20,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    DotEnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -114,7 +117,19 @@ class Settings(BaseSettings):
     # words (memplane/language.py); or one Postgres configuration for everything ("english", "simple").
     text_language: str = Field("auto", validation_alias="MEMPLANE_TEXT_LANGUAGE")
 
-    # Where the secrets came from, for /health: set by the Infisical source, never by the environment.
+    # How to reach Infisical, when secrets are kept there (README, "Secrets").
+    infisical_client_id: str | None = Field(None, validation_alias="INFISICAL_CLIENT_ID")
+    infisical_client_secret: SecretStr | None = Field(None, validation_alias="INFISICAL_CLIENT_SECRET")
+    infisical_project_id: str | None = Field(None, validation_alias="INFISICAL_PROJECT_ID")
+    infisical_host: str = Field("https://app.infisical.com", validation_alias="INFISICAL_HOST")
+    infisical_environment: str = Field("prod", validation_alias="INFISICAL_ENVIRONMENT")
+    infisical_secret_path: str = Field("/", validation_alias="INFISICAL_SECRET_PATH")
+    # Per request; each request is tried twice at most.
+    infisical_timeout_s: float = Field(2.0, validation_alias="INFISICAL_TIMEOUT", gt=0, le=30)
+    infisical_cache_dir: Path = Field(Path(tempfile.gettempdir()), validation_alias="INFISICAL_CACHE_DIR")
+    infisical_cache_max_age_hours: float = Field(24.0, validation_alias="INFISICAL_CACHE_MAX_AGE_HOURS", ge=0)
+
+    # Where the secrets came from, for /health: set with the fetched secrets, never by the environment.
     secrets_source: Literal["environment", "infisical", "cached"] = Field(
         "environment", validation_alias="MEMPLANE_INTERNAL_SECRETS_SOURCE", exclude=True
     )
@@ -128,9 +143,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        env_file = dotenv_settings.env_file if isinstance(dotenv_settings, DotEnvSettingsSource) else None
-        infisical = InfisicalSource(settings_cls, env_file)
-        return init_settings, env_settings, infisical, dotenv_settings, file_secret_settings
+        fetched = _FetchedSecrets(settings_cls)
+        return init_settings, env_settings, fetched, dotenv_settings, file_secret_settings
 
     @field_validator("api_token", "operator_token")
     @classmethod
@@ -221,6 +235,11 @@ class Settings(BaseSettings):
     def embedded_database(self) -> bool:
         return self.database_url is None
 
+    @property
+    def infisical_configured(self) -> bool:
+        """Infisical is used only when all three of its credentials are set."""
+        return bool(self.infisical_client_id and self.infisical_client_secret and self.infisical_project_id)
+
 
 def _tokens(value: SecretStr | None) -> list[bytes]:
     if value is None:
@@ -228,63 +247,42 @@ def _tokens(value: SecretStr | None) -> list[bytes]:
     return [t.strip().encode() for t in value.get_secret_value().split(",") if t.strip()]
 
 
-class InfisicalConfig(BaseSettings):
-    """How to reach Infisical: ``INFISICAL_*`` from the environment or ``.env``."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="INFISICAL_", env_file=".env", extra="ignore", env_ignore_empty=True
-    )
-
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    project_id: str | None = None
-    host: str = "https://app.infisical.com"
-    environment: str = "prod"
-    secret_path: str = "/"  # noqa: S105 - a folder in Infisical, not a secret
-    timeout: float = Field(2.0, gt=0, le=30)  # per request; each request is tried twice at most
-    cache_dir: Path = Path(tempfile.gettempdir())
-    cache_max_age_hours: float = Field(24.0, ge=0)
+# Secrets fetched from Infisical for one reading of the settings; a context variable, so that reading
+# settings stays a plain constructor call with no I/O of its own.
+_SECRETS: ContextVar[Mapping[str, str] | None] = ContextVar("memplane_fetched_secrets", default=None)
 
 
-class InfisicalSource(PydanticBaseSettingsSource):
-    """Settings from Infisical secrets whose keys are the environment names (``DATABASE_URL``, ...)."""
-
-    def __init__(self, settings_cls: type[BaseSettings], env_file: Any) -> None:
-        super().__init__(settings_cls)
-        self._env_file = env_file
+class _FetchedSecrets(PydanticBaseSettingsSource):
+    """Settings from fetched secrets whose keys are the environment names (``DATABASE_URL``, ...)."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # everything is answered at once by __call__
 
     def __call__(self) -> dict[str, Any]:
-        config = InfisicalConfig(_env_file=self._env_file)
-        if not (config.client_id and config.client_secret and config.project_id):
-            return {}  # Infisical is used only when all three are set
-        from memplane.adapters import infisical
-
-        target = infisical.InfisicalTarget(
-            host=config.host,
-            client_id=config.client_id,
-            client_secret=config.client_secret.get_secret_value(),
-            project_id=config.project_id,
-            environment=config.environment,
-            secret_path=config.secret_path,
-            timeout_s=config.timeout,
-        )
-        cache = infisical.SecretCache(config.cache_dir, target)
-        fetched = infisical.load(target, cache, config.cache_max_age_hours * 3600)
+        fetched = _SECRETS.get()
+        if fetched is None:
+            return {}
         aliases = {str(f.validation_alias) for f in self.settings_cls.model_fields.values()}
-        values: dict[str, Any] = {k: v for k, v in fetched.values.items() if k in aliases and v != ""}
-        values["MEMPLANE_INTERNAL_SECRETS_SOURCE"] = fetched.source
-        return values
+        return {k: v for k, v in fetched.items() if k in aliases and v != ""}
 
 
-def load_settings() -> Settings:
-    """Read the environment once; a bad value becomes a ``ConfigurationError`` naming the variable."""
+@contextmanager
+def _with_secrets(secrets: Mapping[str, str] | None) -> Iterator[None]:
+    token = _SECRETS.set(secrets)
+    try:
+        yield
+    finally:
+        _SECRETS.reset(token)
+
+
+def load_settings(secrets: Mapping[str, str] | None = None) -> Settings:
+    """Read the environment (and ``secrets`` fetched elsewhere, below it); a bad value becomes a
+    ``ConfigurationError`` naming the variable."""
     from pydantic import ValidationError
 
     try:
-        return Settings()
+        with _with_secrets(secrets):
+            return Settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()

@@ -149,6 +149,28 @@ def _secret(key: SecretStr | None) -> str | None:
     return key.get_secret_value() if key is not None else None
 
 
+def settings_with_secrets() -> Settings:
+    """The environment's settings, with the secrets Infisical holds when it is configured: fetched
+    fresh, or a recent cached copy when Infisical cannot be reached (README, "Secrets")."""
+    settings = load_settings()
+    if not settings.infisical_configured:
+        return settings
+    from memplane.adapters import infisical  # httpx only when Infisical is used
+
+    target = infisical.InfisicalTarget(
+        host=settings.infisical_host,
+        client_id=settings.infisical_client_id or "",
+        client_secret=_secret(settings.infisical_client_secret) or "",
+        project_id=settings.infisical_project_id or "",
+        environment=settings.infisical_environment,
+        secret_path=settings.infisical_secret_path,
+        timeout_s=settings.infisical_timeout_s,
+    )
+    cache = infisical.SecretCache(settings.infisical_cache_dir, target)
+    fetched = infisical.load(target, cache, settings.infisical_cache_max_age_hours * 3600)
+    return load_settings({**fetched.values, "MEMPLANE_INTERNAL_SECRETS_SOURCE": fetched.source})
+
+
 _container: Container | None = None
 _built_at = 0.0
 _lock = Lock()
@@ -166,13 +188,13 @@ def container() -> Container:
     with _lock:
         now = time.monotonic()
         if _container is None:
-            _container, _built_at = build(load_settings()), now
+            _container, _built_at = build(settings_with_secrets()), now
         elif _container.settings.secrets_source != "environment" and (
             now - _built_at > _container.settings.secrets_refresh_s
         ):
             _built_at = now
             try:
-                fresh = load_settings()
+                fresh = settings_with_secrets()
             except MemplaneError as exc:
                 log.warning("could not refresh the secrets (%s); the current ones stay in use", exc.code)
             else:
