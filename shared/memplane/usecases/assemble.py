@@ -20,7 +20,7 @@ from memplane.contracts import (
 from memplane.deadline import NONE, Deadline, workers
 from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, Timeout, VectorIndexFailed
 from memplane.language import configuration
-from memplane.model import Hit, Profile, Vector
+from memplane.model import Episode, Fact, Hit, Profile, Vector
 from memplane.policy import Policy
 from memplane.ports import Embedder, MemoryStore, StoreSession, VectorIndex
 from memplane.usecases._degrade import Degradation
@@ -81,10 +81,23 @@ def assemble(
         waited = max(0.0, (side.embedded or time.perf_counter()) - ready)
         with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
             hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
-    notes = side.notes
     budget = req.context_tokens or policy.context_token_budget
     context = build_context(facts, hits, episodes, now=as_of, token_budget=budget)
     done = time.perf_counter()
+    timings = {"embedding": _ms(side.embedding_s), "search": _ms(done - started - waited)}
+    return _response(profile, facts, hits, episodes, context, _ms(done - started), timings, side.notes)
+
+
+def _response(
+    profile: Profile,
+    facts: list[Fact],
+    hits: list[Hit],
+    episodes: list[Episode],
+    context: str,
+    took_ms: float,
+    timings: dict[str, float],
+    notes: Degradation,
+) -> AssembleResponse:
     return AssembleResponse(
         profile=ProfileOut(
             client_id=profile.client_id,
@@ -108,8 +121,8 @@ def assemble(
         ],
         recent_episodes=[EpisodeOut(id=e.id, summary=e.summary, created_at=e.created_at) for e in episodes],
         context=context,
-        execution_time_ms=_ms(done - started),
-        timings_ms={"embedding": _ms(side.embedding_s), "search": _ms(done - started - waited)},
+        execution_time_ms=took_ms,
+        timings_ms=timings,
         degraded=notes.degraded,
         warnings=notes.warnings,
     )

@@ -8,6 +8,7 @@ separate vector index is updated only after the commit (see ``indexing``).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
 
@@ -18,6 +19,7 @@ from memplane.language import configuration
 from memplane.model import (
     Extraction,
     Fact,
+    IndexPoint,
     NewChunk,
     NewEpisode,
     Turn,
@@ -51,33 +53,90 @@ def writeback(
     started = time.perf_counter()
     at = req.timestamp or now
     turns = turns_of(req)
-    answer_key = turns[-1].key
-    with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
-        known = s.known_turn_keys(req.client_id, [t.key for t in turns])
-        forgotten_at = s.forgotten_at(req.client_id, req.chat_id)
-        episode_id = s.find_episode(req.client_id, answer_key)
-        current = (
-            s.current_facts(req.client_id, at, policy.known_facts_for_extraction)
-            if len(known) < len(turns)
-            else []
-        )
-    new = [t for t in turns if t.key not in known and not _forgotten(t, req.timestamp, forgotten_at)]
+    seen = _what_is_known(store, req, turns, at, policy, deadline)
+    new = [t for t in turns if t.key not in seen.keys and not _forgotten(t, req.timestamp, seen.forgotten_at)]
     if not new:
         # A replay, or a resent history with nothing new in it: nothing to do, same answer.
         return WritebackResponse(
-            episode_id=episode_id,
+            episode_id=seen.episode_id,
             facts_upserted=0,
             chunks_written=0,
             execution_time_ms=_ms(started),
         )
 
     notes = Degradation()
-    extraction = _extract(extractor, extractions, new, current, notes, deadline, policy)
+    extraction = _extract(extractor, extractions, new, seen.facts, notes, deadline, policy)
     pieces = [(turn, i, text) for turn in new for i, text in enumerate(chunks(turn.content))]
     texts = [text for _, _, text in pieces] + [extraction.summary]
     vectors = _embed(embedder, texts, notes, deadline, policy.writeback_reserve_after_embedding_s)
-    expires_at = now + policy.memory_ttl if policy.memory_ttl is not None else None
+    stored = _store(store, index, req, new, pieces, vectors, extraction, notes, at, now, policy, deadline)
+    # Only after the commit: the index never holds a point that Postgres could still roll back.
+    index_new(store, index, req.client_id, stored.points, policy, notes)
+    return WritebackResponse(
+        episode_id=stored.episode_id,
+        facts_upserted=stored.facts,
+        chunks_written=stored.chunks,
+        execution_time_ms=_ms(started),
+        degraded=notes.degraded,
+        warnings=notes.warnings,
+    )
 
+
+@dataclass(frozen=True)
+class _Known:
+    """What memplane already holds of this exchange: stored message keys, the client's (or chat's)
+    tombstone, the episode a replay made, and the current facts the extractor is shown."""
+
+    keys: set[str]
+    forgotten_at: datetime | None
+    episode_id: str | None
+    facts: list[Fact]
+
+
+def _what_is_known(
+    store: MemoryStore,
+    req: WritebackRequest,
+    turns: list[Turn],
+    at: datetime,
+    policy: Policy,
+    deadline: Deadline,
+) -> _Known:
+    with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
+        keys = s.known_turn_keys(req.client_id, [t.key for t in turns])
+        shown = policy.known_facts_for_extraction
+        return _Known(
+            keys=keys,
+            forgotten_at=s.forgotten_at(req.client_id, req.chat_id),
+            episode_id=s.find_episode(req.client_id, turns[-1].key),
+            facts=s.current_facts(req.client_id, at, shown) if len(keys) < len(turns) else [],
+        )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    episode_id: str
+    chunks: int
+    facts: int
+    points: list[IndexPoint]
+
+
+def _store(
+    store: MemoryStore,
+    index: VectorIndex,
+    req: WritebackRequest,
+    new: list[Turn],
+    pieces: list[tuple[Turn, int, str]],
+    vectors: list[Vector] | None,
+    extraction: Extraction,
+    notes: Degradation,
+    at: datetime,
+    now: datetime,
+    policy: Policy,
+    deadline: Deadline,
+) -> _Stored:
+    """Everything the exchange produces, in one transaction: profile, chunks, episode, facts, state."""
+    answer_key = new[-1].key
+    expires_at = now + policy.memory_ttl if policy.memory_ttl is not None else None
     with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
         s.upsert_profile(req.client_id, profile_update(req.profile))
         written, points = s.insert_chunks(
@@ -123,16 +182,7 @@ def writeback(
                 {"last_message_key": answer_key, "last_exchange_at": at.isoformat()},
                 now + policy.working_state_ttl,
             )
-    # Only after the commit: the index never holds a point that Postgres could still roll back.
-    index_new(store, index, req.client_id, points, policy, notes)
-    return WritebackResponse(
-        episode_id=episode_id,
-        facts_upserted=upserted,
-        chunks_written=written,
-        execution_time_ms=_ms(started),
-        degraded=notes.degraded,
-        warnings=notes.warnings,
-    )
+    return _Stored(episode_id=episode_id, chunks=written, facts=upserted, points=points)
 
 
 def turns_of(req: WritebackRequest) -> list[Turn]:
