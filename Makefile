@@ -41,9 +41,9 @@ pytest: install
 ## eval: retrieval figures with the offline defaults (throwaway services, their own Postgres): LoCoMo
 ## with and without chat ids, and memplane's multilingual set
 eval: install
-	$(BIN)/memplane eval locomo --data $(LOCOMO) --out bench-locomo-offline.json
-	$(BIN)/memplane eval locomo --data $(LOCOMO) --no-chat-ids --out bench-locomo-offline-no-chat-ids.json
-	$(BIN)/memplane eval multilingual --out bench-multilingual-offline.json
+	$(BIN)/memplane-bench eval locomo --data $(LOCOMO) --out bench-locomo-offline.json
+	$(BIN)/memplane-bench eval locomo --data $(LOCOMO) --no-chat-ids --out bench-locomo-offline-no-chat-ids.json
+	$(BIN)/memplane-bench eval multilingual --out bench-multilingual-offline.json
 
 ## eval-minilm: the same with all-MiniLM-L6-v2 served locally behind the OpenAI-compatible API
 eval-minilm: install bench-env
@@ -51,12 +51,12 @@ eval-minilm: install bench-env
 
 ## bench: end-to-end latency of each function over HTTP against its SLA (a throwaway service)
 bench: install
-	$(BIN)/memplane bench --out bench-latency.json
+	$(BIN)/memplane-bench bench --out bench-latency.json
 
 ## bench-scale: latency as one client's memory grows to 100,000 chunks, each backend, mem0 beside it
 bench-scale: install
 	$(BIN)/python -m pip install --quiet -e '.[local,openai,qdrant,dev,bench]'
-	$(BIN)/memplane bench --scale --data $(LOCOMO) --mem0 --out bench-scale.json --chart bench-scale.png
+	$(BIN)/memplane-bench bench --scale --data $(LOCOMO) --mem0 --out bench-scale.json --chart bench-scale.png
 
 ## fuzz: the API against docs/openapi.json, 2,000 generated requests per operation (make test runs 100)
 fuzz: install
@@ -64,7 +64,7 @@ fuzz: install
 
 ## load: memplane serve under 32 concurrent callers for 60 s on loopback: errors, latency, memory
 load: install
-	$(BIN)/memplane bench --load --seconds 60 --callers 32 --out bench-load.json
+	$(BIN)/memplane-bench bench --load --seconds 60 --callers 32 --out bench-load.json
 
 ## bench-backends: assemble and writeback on pgvector and on Qdrant (local mode), same data, same run
 bench-backends: install

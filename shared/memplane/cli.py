@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from memplane import wiring
 from memplane.adapters.postgres import migrations
-from memplane.errors import ConfigurationError, MemplaneError
+from memplane.errors import MemplaneError
 from memplane.provision import prepare_storage
 from memplane.settings import Settings
 
@@ -80,50 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["papertrail", "logtail", "datadog"],
         help="forward the functions' logs there (repeatable); its token comes from the env file",
     )
-    bench = commands.add_parser("bench", help="end-to-end latency of each function against its SLA")
-    bench.add_argument("--url", help="a running memplane (default: start a throwaway one)")
-    bench.add_argument(
-        "--token",
-        help="bearer token for --url; its cleanup step needs the operator's "
-        "(default: $MEMPLANE_OPERATOR_TOKEN, else $MEMPLANE_API_TOKEN)",
-    )
-    bench.add_argument("--out", type=Path, help="write the figures to this JSON file")
-    bench.add_argument("--clients", type=int, default=5)
-    bench.add_argument("--exchanges", type=int, default=100, help="writebacks per client")
-    bench.add_argument("--queries", type=int, default=300, help="assemble calls in all")
-    bench.add_argument(
-        "--scale", action="store_true", help="latency as one client's memory grows (COPY-seeded)"
-    )
-    bench.add_argument(
-        "--load", action="store_true", help="memplane serve under many concurrent callers (memory, errors)"
-    )
-    bench.add_argument("--callers", type=int, default=32, help="--load: concurrent callers")
-    bench.add_argument("--data", type=Path, help="--scale: LoCoMo-format conversations for the text")
-    bench.add_argument("--points", default="10000,100000", help="--scale: heavy-client sizes")
-    bench.add_argument("--million", action="store_true", help="--scale: add the 1,000,000-chunk point")
-    bench.add_argument("--dims", default="384,1536", help="--scale: embedding sizes")
-    bench.add_argument("--backends", default="pgvector,qdrant", help="--scale: vector backends")
-    bench.add_argument(
-        "--seconds", type=float, help="--scale: 16 concurrent callers this long (10); --load: this long (60)"
-    )
-    bench.add_argument(
-        "--mem0", action="store_true", help="--scale: mem0 beside memplane (pip install -e '.[bench]')"
-    )
-    bench.add_argument("--mem0-queries", type=int, default=100, help="--scale: searches per client for mem0")
-    bench.add_argument("--chart", type=Path, help="--scale: write a PNG chart here (needs matplotlib)")
-    evaluation = commands.add_parser("eval", help="measure retrieval through the HTTP API")
-    evaluation.add_argument("dataset", choices=["locomo", "multilingual"])
-    evaluation.add_argument("--data", type=Path, help="locomo: a LoCoMo JSON file")
-    evaluation.add_argument("--url", help="a running memplane (default: start a throwaway one)")
-    evaluation.add_argument(
-        "--token", help="bearer token for --url (default: $MEMPLANE_OPERATOR_TOKEN, else $MEMPLANE_API_TOKEN)"
-    )
-    evaluation.add_argument("--out", type=Path, help="write the figures to this JSON file")
-    evaluation.add_argument("--no-captions", action="store_true", help="leave photo captions out")
-    evaluation.add_argument("--client-prefix", help="reuse clients of an earlier run (default: fresh)")
-    evaluation.add_argument(
-        "--no-chat-ids", action="store_true", help="locomo: replay as a caller that sends no chat ids"
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Chatty libraries: HTTP clients and the dev server log every request (memplane.access does too).
@@ -135,8 +91,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return migrate(settings)
         if args.command == "reindex":
             return run_reindex(settings, client_id=args.client, resume=args.resume)
-        if args.command == "eval":
-            return run_eval(settings, args)
         if args.command == "forget":
             return run_forget(settings, args)
         if args.command == "export":
@@ -145,8 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_schema(settings, args.out)
         if args.command == "extractions":
             return run_extractions(settings, retry=args.retry)
-        if args.command == "bench":
-            return run_bench(settings, args)
         if args.command == "bundle":
             return run_bundle(args)
         if args.command == "openapi":
@@ -357,83 +309,6 @@ def run_bundle(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def run_bench(settings: Settings, args: argparse.Namespace) -> int:
-    from memplane.evaluation.runner import benchmark
-
-    if args.scale:
-        return run_scale(args)
-    if args.load:
-        return run_load(args)
-    token = args.token or _default_token(settings)
-    benchmark(settings, args.url, args.out, token, args.clients, args.exchanges, args.queries)
-    return 0
-
-
-def run_load(args: argparse.Namespace) -> int:
-    import json
-
-    from memplane.evaluation import load
-
-    figures = load.run(seconds=args.seconds or 60.0, callers=args.callers)
-    print(load.table(figures))
-    if args.out is not None:
-        args.out.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {args.out}")
-    return 1 if figures["errors"] else 0
-
-
-def run_scale(args: argparse.Namespace) -> int:
-    import json
-
-    from memplane.evaluation import scale
-
-    if args.data is None:
-        print("memplane: --scale needs --data, a LoCoMo-format JSON file (the text to seed)", file=sys.stderr)
-        return 2
-    points = tuple(int(p) for p in args.points.split(",")) + ((1_000_000,) if args.million else ())
-    options = scale.Options(
-        data=args.data,
-        points=points,
-        dims=tuple(int(d) for d in args.dims.split(",")),
-        backends=tuple(args.backends.split(",")),
-        queries=args.queries,
-        seconds=args.seconds or 10.0,
-        mem0=args.mem0,
-        mem0_queries=args.mem0_queries,
-    )
-    results = scale.run(options)
-    print(scale.table(results))
-    if args.out is not None:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"figures written to {args.out}")
-    if args.chart is not None:
-        scale.chart(results, args.chart)
-        print(f"chart written to {args.chart}")
-    return 0
-
-
-def run_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from memplane.evaluation.runner import evaluate, evaluate_multilingual
-
-    token = args.token or _default_token(settings)
-    if args.dataset == "multilingual":
-        evaluate_multilingual(settings, args.url, args.out, token)
-        return 0
-    if args.data is None:
-        raise ConfigurationError("memplane eval locomo needs --data: a LoCoMo JSON file")
-    evaluate(
-        settings,
-        args.data,
-        args.url,
-        args.out,
-        token,
-        captions=not args.no_captions,
-        client_prefix=args.client_prefix,
-        chat_ids=not args.no_chat_ids,
-    )
-    return 0
-
-
 def run_server(settings: Settings, *, port: int | None, host: str | None, migrate_first: bool) -> int:
     from werkzeug.serving import make_server
 
@@ -457,14 +332,6 @@ def run_server(settings: Settings, *, port: int | None, host: str | None, migrat
         server.server_close()
         container.close()  # the embedded Postgres, if any, stops when this process exits
     return 0
-
-
-def _default_token(settings: Settings) -> str | None:
-    """The operator's token when set (it reaches everything, the full cleanup run included)."""
-    for token in (settings.operator_token, settings.api_token):
-        if token is not None:
-            return token.get_secret_value().split(",")[0].strip()
-    return None
 
 
 def _interrupt(signum: int, frame: object) -> None:

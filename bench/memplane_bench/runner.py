@@ -1,4 +1,4 @@
-"""`memplane eval locomo`: talk to a running memplane over HTTP, or start a throwaway one to talk to."""
+"""`memplane-bench eval locomo`: talk to a running memplane over HTTP, or start a throwaway one to talk to."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from memplane.evaluation import locomo, multilingual
 from memplane.progress import ProgressBar
 from memplane.settings import Settings
+from memplane_bench import locomo, multilingual
 
 
 class HttpPoster:
@@ -133,7 +133,7 @@ def benchmark(
     queries: int,
 ) -> dict[str, Any]:
     """Latency of each function over HTTP; a throwaway service on embedded Postgres without ``url``."""
-    from memplane.evaluation import latency
+    from memplane_bench import latency
 
     if url is None:
         with throwaway_service(settings) as served:

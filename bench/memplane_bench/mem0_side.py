@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from memplane.adapters.hash_embedder import HashEmbedder
-from memplane.evaluation.scale_data import Progress, Row
-from memplane.evaluation.stats import percentiles
+from memplane_bench.scale_data import Progress, Row
+from memplane_bench.stats import percentiles
 
 _BATCH = 1_000
 

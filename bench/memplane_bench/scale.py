@@ -1,4 +1,4 @@
-"""`memplane bench --scale`: latency as one client's memory grows, on each vector backend, beside mem0.
+"""`memplane-bench bench --scale`: latency as one client's memory grows, on each vector backend, beside mem0.
 
 For each dimension and scale point: a fresh embedded Postgres is seeded with COPY (see scale_data), then
 ``memplane serve`` runs in its own process on it, offline backends, for each vector backend in turn, and
@@ -25,8 +25,8 @@ import psycopg
 
 from memplane.adapters import embedded_postgres
 from memplane.adapters.postgres import migrations
-from memplane.evaluation import coldstart, scale_data, scale_measure
 from memplane.progress import ProgressBar
+from memplane_bench import coldstart, scale_data, scale_measure
 
 _OFFLINE = {"MEMPLANE_EMBEDDER": "hash", "MEMPLANE_EXTRACTOR": "rules"}
 
@@ -124,8 +124,8 @@ def _versus_mem0(
     questions: list[str],
 ) -> dict[str, Any]:
     """memplane's whole assemble over HTTP and mem0's search, same chunks, same embedder, one run."""
-    from memplane.evaluation import mem0_side
-    from memplane.evaluation.embeddings_server import EmbeddingsServer
+    from memplane_bench import mem0_side
+    from memplane_bench.embeddings_server import EmbeddingsServer
 
     server = EmbeddingsServer(dim)
     try:

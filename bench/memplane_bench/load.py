@@ -1,4 +1,4 @@
-"""`memplane bench --load`: `memplane serve` under many concurrent callers for a while, on loopback.
+"""`memplane-bench bench --load`: `memplane serve` under many concurrent callers for a while, on loopback.
 
 A throwaway service on its own embedded Postgres, in its own process. ``callers`` threads call it
 without pause for ``seconds``: four assembles for each writeback (a new exchange each time), across
@@ -21,8 +21,8 @@ from typing import Any
 
 from memplane.adapters import embedded_postgres
 from memplane.adapters.postgres import migrations
-from memplane.evaluation import scale_measure
-from memplane.evaluation.stats import percentiles
+from memplane_bench import scale_measure
+from memplane_bench.stats import percentiles
 
 CLIENTS = [f"load-{i}" for i in range(8)]
 QUESTIONS = ["Where do I live?", "What is my job?", "Which books did I mention?", "When is the trip?"]

@@ -1,4 +1,4 @@
-"""What `memplane bench --scale` measures on a running memplane, over the same HTTP path the functions use.
+"""What `memplane-bench bench --scale` measures on a running memplane, over the functions' HTTP path.
 
 Server figures are each response's own ``timings_ms.search``: its time less any wait for the embedding (the
 targets exclude it); client figures are wall clock around the HTTP call.
@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from memplane.evaluation.scale_data import ChatText
-from memplane.evaluation.stats import percentiles
+from memplane_bench.scale_data import ChatText
+from memplane_bench.stats import percentiles
 
 Post = Callable[[str, dict[str, Any]], dict[str, Any]]
 

@@ -1,4 +1,4 @@
-"""`memplane eval multilingual`: is a fact told in a chat found again when asked about in other words?
+"""`memplane-bench eval multilingual`: is a fact told in a chat found again when asked about in other words?
 
 The set (``data/multilingual.json``, written for memplane) has nine languages, Chinese, Japanese,
 Korean, Russian and Arabic among them. Per language: ten facts told in one chat, with small talk that

@@ -1,4 +1,4 @@
-"""`memplane bench`: end-to-end latency of each function over HTTP, against its SLA.
+"""`memplane-bench bench`: end-to-end latency of each function over HTTP, against its SLA.
 
 Synthetic but realistic traffic: each client's chat grows by one exchange per writeback (Open WebUI
 resends the whole history, and memplane must skip what it already has), questions go to assemble,
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from memplane.evaluation.stats import percentiles
+from memplane_bench.stats import percentiles
 
 SLA_MS = {"assemble": 2000.0, "writeback": 3000.0, "cleanup": 30000.0}
 _WORDS = (
