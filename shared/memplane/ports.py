@@ -56,11 +56,8 @@ class Extractor(Protocol):
         ...
 
 
-class StoreSession(Protocol):
-    """One connection and one transaction: everything done in a session commits together or not at all.
-
-    Every method raises ``DatabaseError`` or ``Timeout``.
-    """
+class MemoryWrites(Protocol):
+    """What a writeback reads and writes: profiles, the ledger and tombstones, chunks, episodes, facts."""
 
     def get_profile(self, client_id: str) -> Profile | None: ...
     def upsert_profile(self, client_id: str, update: ProfileUpdate) -> Profile: ...
@@ -81,6 +78,14 @@ class StoreSession(Protocol):
     def touch_working_state(
         self, client_id: str, session_id: str, state: dict[str, object], expires_at: datetime
     ) -> None: ...
+    def end_fact(self, client_id: str, key: str, at: datetime) -> bool:
+        """Close the current value of ``key`` at ``at`` (it stopped being true); False if none."""
+        ...
+
+
+class MemoryReads(Protocol):
+    """What assemble reads: facts, ranked chunks and their neighbours, recent episodes."""
+
     def current_facts(self, client_id: str, as_of: datetime, limit: int) -> list[Fact]: ...
     def chunks(self, client_id: str, scored: Sequence[tuple[str, float]], as_of: datetime) -> list[Hit]:
         """The live chunks among ``scored`` (id, score) pairs, with those scores, best first.
@@ -117,6 +122,11 @@ class StoreSession(Protocol):
         ...
 
     def recent_episodes(self, client_id: str, as_of: datetime, limit: int) -> list[Episode]: ...
+
+
+class Erasure(Protocol):
+    """Retention and erasure: expiry, forget, and export of one client."""
+
     def expire(
         self, now: datetime, archive_before: datetime, ledger_before: datetime | None, audit_before: datetime
     ) -> CleanupCounts:
@@ -137,6 +147,10 @@ class StoreSession(Protocol):
         """Up to ``limit`` records of one export section after position ``after``, with positions."""
         ...
 
+
+class Repairs(Protocol):
+    """What the nightly run mends: facts still owed by the LLM, vectors still owed by the embedder."""
+
     def owed_extractions(self, limit: int) -> list[OwedExtraction]:
         """Episodes whose facts are still owed (the LLM failed at the time), oldest first."""
         ...
@@ -145,12 +159,13 @@ class StoreSession(Protocol):
         """Record a retry: done, or one more failed attempt (given up after ``max_attempts``)."""
         ...
 
-    def end_fact(self, client_id: str, key: str, at: datetime) -> bool:
-        """Close the current value of ``key`` at ``at`` (it stopped being true); False if none."""
-        ...
-
     def missing_embeddings(self, limit: int) -> list[tuple[str, str, str]]: ...
     def set_embedding(self, kind: str, row_id: str, vector: Vector) -> None: ...
+
+
+class IndexQueue(Protocol):
+    """The separate vector index's queue in Postgres: what it still has to take, and to drop."""
+
     def unindexed(self, limit: int, client_id: str | None = None) -> list[IndexPoint]:
         """Chunks queued for a separate index that are still live and have a vector, in no set order."""
         ...
@@ -181,6 +196,13 @@ class StoreSession(Protocol):
         ...
 
     def count_unindexed(self, client_id: str | None = None) -> int: ...
+
+
+class StoreSession(MemoryWrites, MemoryReads, Erasure, Repairs, IndexQueue, Protocol):
+    """One connection and one transaction: everything done in a session commits together or not at all.
+
+    Every method raises ``DatabaseError`` or ``Timeout``. Helpers take the narrow part they use.
+    """
 
 
 class VectorIndex(Protocol):

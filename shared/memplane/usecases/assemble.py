@@ -22,7 +22,7 @@ from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, Ti
 from memplane.language import configuration
 from memplane.model import Episode, Fact, Hit, Profile, Vector
 from memplane.policy import Policy
-from memplane.ports import Embedder, MemoryStore, StoreSession, VectorIndex
+from memplane.ports import Embedder, MemoryReads, MemoryStore, MemoryWrites, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.context import build_context
 from memplane.usecases.retrieval import rank
@@ -129,7 +129,7 @@ def _response(
 
 
 def _hits(
-    s: StoreSession,
+    s: MemoryReads,
     req: AssembleRequest,
     by_text: list[Hit],
     side: _VectorSide,
@@ -146,7 +146,7 @@ def _hits(
     )
 
 
-def _profile(s: StoreSession, req: AssembleRequest) -> Profile:
+def _profile(s: MemoryWrites, req: AssembleRequest) -> Profile:
     if req.profile is not None:
         return s.upsert_profile(req.client_id, profile_update(req.profile))
     found = s.get_profile(req.client_id)

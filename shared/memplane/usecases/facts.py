@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from memplane.model import Extraction
-from memplane.ports import StoreSession
+from memplane.ports import MemoryWrites
 
 SYNONYMS = {
     "city": "location",
@@ -54,7 +54,7 @@ def normalised(found: Extraction) -> Extraction:
 
 
 def record_facts(
-    s: StoreSession, client_id: str, extraction: Extraction, at: datetime, episode_id: str
+    s: MemoryWrites, client_id: str, extraction: Extraction, at: datetime, episode_id: str
 ) -> int:
     """Upsert what was said, one value per key (the last one said), and close what ended; the count."""
     facts = {f.key: f for f in extraction.facts}
