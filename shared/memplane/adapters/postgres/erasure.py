@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import class_row, dict_row, tuple_row
 
 from memplane.adapters.postgres.session import (
     SessionPart,
@@ -17,7 +17,7 @@ from memplane.model import (
 )
 
 OWED_BY_EPISODE = """
-SELECT e.id, e.client_id, e.created_at, m.turn_key, m.role, m.content, m.message_id
+SELECT e.id AS episode_id, e.client_id, e.created_at, m.turn_key, m.role, m.content, m.message_id
 FROM episodes e
 JOIN memory_entries m ON m.client_id = e.client_id AND m.turn_key = ANY(e.extraction_turns)
 WHERE e.id = ANY(%s::uuid[])
@@ -184,5 +184,6 @@ class Erasure(SessionPart):
     def expire(
         self, now: datetime, archive_before: datetime, ledger_before: datetime | None, audit_before: datetime
     ) -> CleanupCounts:
-        row = self._all(CLEANUP, (now, archive_before, ledger_before, audit_before))[0]
-        return CleanupCounts(*(int(v) for v in row))
+        with self._conn.cursor(row_factory=class_row(CleanupCounts)) as cur:
+            counts = cur.execute(CLEANUP, (now, archive_before, ledger_before, audit_before)).fetchone()
+        return counts if counts is not None else CleanupCounts()

@@ -69,10 +69,15 @@ class IndexQueue(SessionPart):
 
     def unindexed(self, limit: int, client_id: str | None = None) -> list[IndexPoint]:
         if client_id is None:
-            rows = self._all(UNINDEXED, (limit,))
+            rows = self._rows(UNINDEXED, (limit,))
         else:
-            rows = self._all(UNINDEXED_OF_CLIENT, (client_id, limit))
-        return [IndexPoint(str(r[0]), r[1], r[2].to_list(), r[3], r[4]) for r in rows]
+            rows = self._rows(UNINDEXED_OF_CLIENT, (client_id, limit))
+        return [
+            IndexPoint(
+                str(r["id"]), r["client_id"], r["embedding"].to_list(), r["created_at"], r["expires_at"]
+            )
+            for r in rows
+        ]
 
     def queue_for_index(self, ids: Sequence[str]) -> None:
         self._conn.execute(QUEUE_FOR_INDEX, (list(ids),))

@@ -139,8 +139,11 @@ def _next_to(alias: str, before: bool) -> str:
 
 
 NEIGHBOURS = f"""
-SELECT c.id, p.id, p.content, p.role, p.message_id, p.created_at,
-       n.id, n.content, n.role, n.message_id, n.created_at
+SELECT c.id,
+       p.id AS p_id, p.content AS p_content, p.role AS p_role, p.message_id AS p_message_id,
+       p.created_at AS p_created_at,
+       n.id AS n_id, n.content AS n_content, n.role AS n_role, n.message_id AS n_message_id,
+       n.created_at AS n_created_at
 FROM memory_entries c
 LEFT JOIN LATERAL {_next_to("p", before=True)} AS p ON true
 LEFT JOIN LATERAL {_next_to("n", before=False)} AS n ON true
@@ -160,12 +163,12 @@ class Reads(SessionPart):
     """What assemble reads: facts, ranked chunks and their neighbours, recent episodes."""
 
     def current_facts(self, client_id: str, as_of: datetime, limit: int) -> list[Fact]:
-        return [fact_of(r) for r in self._all(FACTS_AS_OF, (client_id, as_of, as_of, limit))]
+        return [fact_of(r) for r in self._rows(FACTS_AS_OF, (client_id, as_of, as_of, limit))]
 
     def chunks(self, client_id: str, scored: Sequence[tuple[str, float]], as_of: datetime) -> list[Hit]:
         score = dict(scored)
-        rows = self._all(CHUNKS_BY_ID, (list(score), client_id, as_of))
-        hits = [hit_of((*r, score[str(r[0])])) for r in rows]
+        rows = self._rows(CHUNKS_BY_ID, (list(score), client_id, as_of))
+        hits = [hit_of(r, score[str(r["id"])]) for r in rows]
         return sorted(hits, key=lambda h: h.score, reverse=True)
 
     def keyword_search(
@@ -190,14 +193,14 @@ class Reads(SessionPart):
             "lang": language,
             "readings": READINGS,
         }
-        return [hit_of(r) for r in self._all(KEYWORD_SEARCH, params)]
+        return [hit_of(r) for r in self._rows(KEYWORD_SEARCH, params)]
 
     def neighbours(
         self, client_id: str, ids: Sequence[str], as_of: datetime
     ) -> dict[str, tuple[Hit | None, Hit | None]]:
-        rows = self._all(NEIGHBOURS, {"ids": list(ids), "c": client_id, "as_of": as_of})
-        return {str(r[0]): (neighbour_of(r[1:6]), neighbour_of(r[6:11])) for r in rows}
+        rows = self._rows(NEIGHBOURS, {"ids": list(ids), "c": client_id, "as_of": as_of})
+        return {str(r["id"]): (neighbour_of(r, "p"), neighbour_of(r, "n")) for r in rows}
 
     def recent_episodes(self, client_id: str, as_of: datetime, limit: int) -> list[Episode]:
-        rows = self._all(RECENT_EPISODES, (client_id, as_of, limit))
-        return [Episode(id=str(r[0]), summary=r[1], created_at=r[2]) for r in rows]
+        rows = self._rows(RECENT_EPISODES, (client_id, as_of, limit))
+        return [Episode(id=str(r["id"]), summary=r["summary"], created_at=r["created_at"]) for r in rows]

@@ -15,7 +15,7 @@ from memplane.model import (
 # Episodes whose facts are owed (extraction failed when they were written), oldest first, with their
 # messages' text in order; an episode is given up after a few attempts.
 OWED_EXTRACTIONS = """
-SELECT e.id, e.client_id, e.created_at, m.turn_key, m.role, m.content, m.message_id
+SELECT e.id AS episode_id, e.client_id, e.created_at, m.turn_key, m.role, m.content, m.message_id
 FROM (
     SELECT id, client_id, created_at, extraction_turns FROM episodes
     WHERE extraction_turns IS NOT NULL AND extraction_given_up_at IS NULL

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pgvector import Vector as PgVector
-from psycopg.rows import tuple_row
+from psycopg.rows import dict_row, tuple_row
 
 from memplane.adapters.postgres.connection import Connection
 from memplane.model import (
@@ -31,11 +31,19 @@ class SessionPart:
             cur.execute(sql, params)
             return cur.fetchall()
 
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[dict[str, Any]]:
+        """Rows by column name: what the model types are built from."""
+        with self._conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
     def _owed(self, sql: str, params: tuple[Any, ...]) -> list[OwedExtraction]:
         owed: dict[str, OwedExtraction] = {}
-        for r in self._all(sql, params):
-            episode = owed.setdefault(str(r[0]), OwedExtraction(str(r[0]), r[1], r[2], []))
-            episode.turns.append(Turn(key=r[3], role=r[4], content=r[5], message_id=r[6]))
+        for r in self._rows(sql, params):
+            key = str(r["episode_id"])
+            episode = owed.setdefault(key, OwedExtraction(key, r["client_id"], r["created_at"], []))
+            turn = Turn(key=r["turn_key"], role=r["role"], content=r["content"], message_id=r["message_id"])
+            episode.turns.append(turn)
         return list(owed.values())
 
 
@@ -51,35 +59,44 @@ def as_vector(v: Vector | None) -> PgVector | None:
     return PgVector(v) if v is not None else None
 
 
-def profile_of(row: tuple[Any, ...]) -> Profile:
-    return Profile(client_id=row[0], full_name=row[1], email=row[2], tags=tuple(row[3] or ()))
-
-
-def fact_of(row: tuple[Any, ...]) -> Fact:
-    return Fact(
-        key=row[0],
-        value=row[1],
-        confidence=float(row[2]),
-        valid_from=row[3],
-        valid_to=row[4],
-        source_episode_id=str(row[5]) if row[5] else None,
+def profile_of(row: dict[str, Any]) -> Profile:
+    return Profile(
+        client_id=row["id"], full_name=row["full_name"], email=row["email"], tags=tuple(row["tags"] or ())
     )
 
 
-def neighbour_of(cols: tuple[Any, ...]) -> Hit | None:
-    if cols[0] is None:
+def fact_of(row: dict[str, Any]) -> Fact:
+    source = row["source_episode_id"]
+    return Fact(
+        key=row["key"],
+        value=row["value"],
+        confidence=float(row["confidence"]),
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        source_episode_id=str(source) if source else None,
+    )
+
+
+def neighbour_of(row: dict[str, Any], side: str) -> Hit | None:
+    """The neighbour on ``side`` ("p": before, "n": after) of a row of NEIGHBOURS, if there is one."""
+    if row[f"{side}_id"] is None:
         return None
     return Hit(
-        id=str(cols[0]), content=cols[1], role=cols[2], message_id=cols[3], created_at=cols[4], score=0.0
+        id=str(row[f"{side}_id"]),
+        content=row[f"{side}_content"],
+        role=row[f"{side}_role"],
+        message_id=row[f"{side}_message_id"],
+        created_at=row[f"{side}_created_at"],
+        score=0.0,
     )
 
 
-def hit_of(row: tuple[Any, ...]) -> Hit:
+def hit_of(row: dict[str, Any], score: float | None = None) -> Hit:
     return Hit(
-        id=str(row[0]),
-        content=row[1],
-        role=row[2],
-        message_id=row[3],
-        created_at=row[4],
-        score=float(row[5]),
+        id=str(row["id"]),
+        content=row["content"],
+        role=row["role"],
+        message_id=row["message_id"],
+        created_at=row["created_at"],
+        score=float(row["score"] if score is None else score),
     )

@@ -94,7 +94,7 @@ class Writes(SessionPart):
     """What a writeback reads and writes: profiles, the ledger and tombstones, chunks, episodes, facts."""
 
     def get_profile(self, client_id: str) -> Profile | None:
-        rows = self._all(GET_PROFILE, (client_id,))
+        rows = self._rows(GET_PROFILE, (client_id,))
         return profile_of(rows[0]) if rows else None
 
     def upsert_profile(self, client_id: str, update: ProfileUpdate) -> Profile:
@@ -104,7 +104,7 @@ class Writes(SessionPart):
         if current is not None and unchanged(current, update):
             return current
         tags = list(update.tags) if update.tags is not None else None
-        rows = self._all(UPSERT_PROFILE, (client_id, update.full_name, update.email, tags, tags))
+        rows = self._rows(UPSERT_PROFILE, (client_id, update.full_name, update.email, tags, tags))
         return profile_of(rows[0])
 
     def known_turn_keys(self, client_id: str, keys: Sequence[str]) -> set[str]:
