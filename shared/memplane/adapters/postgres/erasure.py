@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from psycopg.rows import class_row, dict_row, tuple_row
+from psycopg.rows import class_row, dict_row, scalar_row
 
 from memplane.adapters.postgres.session import (
     SessionPart,
@@ -31,43 +32,61 @@ SELECT deleted_entries, deleted_state, archived_episodes, deleted_turns, deleted
 FROM cleanup_expired_memory(%s, %s, %s, %s)
 """
 
+
 # Forgetting. Each statement names the client; none can reach another client's rows. Facts learned
 # from a forgotten exchange go with it (they reference its episode), before the episode is deleted.
-# A SELECT counts rows that the chunks' triggers delete; a name starting with "-" is not reported.
+# Each step says what it does with its result (``Step``): report the rows it deleted, report a count
+# taken before the chunks' triggers delete those rows, or report nothing.
 # The writeback ledger (stored_turns) keeps its keys and a tombstone records the time (0013), so that
 # Open WebUI resending the history stores none of it again.
+@dataclass(frozen=True)
+class Step:
+    """One statement of a forget. ``report``: the name its rows are reported under (None: not
+    reported). ``counts``: a SELECT count(*), reported as is. ``returns``: what its RETURNING ids are
+    (the deleted chunks, for the vector index; the reopened episodes, owed an extraction again)."""
+
+    sql: str
+    report: str | None = None
+    counts: bool = False
+    returns: Literal["chunks", "reopened"] | None = None
+
+
 _TOMBSTONE = """
 INSERT INTO forgotten (client_id, chat_id, forgotten_at) VALUES (%(c)s, {chat}, now())
 ON CONFLICT (client_id, chat_id) DO UPDATE SET forgotten_at = excluded.forgotten_at
 """
 
 FORGET_CLIENT = (
-    ("facts", "DELETE FROM memory_facts WHERE client_id = %(c)s"),
-    ("postings", "SELECT count(*) FROM memory_postings WHERE client_id = %(c)s"),
-    ("keyword_terms", "SELECT count(*) FROM client_term_stats WHERE client_id = %(c)s"),
-    ("chunks", "DELETE FROM memory_entries WHERE client_id = %(c)s RETURNING id"),
-    ("episodes", "DELETE FROM episodes WHERE client_id = %(c)s"),
-    ("working_state", "DELETE FROM working_state WHERE client_id = %(c)s"),
-    ("-keyword_terms", "DELETE FROM client_term_stats WHERE client_id = %(c)s"),
-    ("keyword_totals", "DELETE FROM client_doc_stats WHERE client_id = %(c)s"),
-    ("calls", "DELETE FROM webhook_executions WHERE client_id = %(c)s"),
-    ("profile", "DELETE FROM client_profiles WHERE id = %(c)s"),
-    ("-tombstone", _TOMBSTONE.format(chat="''")),
+    Step("DELETE FROM memory_facts WHERE client_id = %(c)s", "facts"),
+    Step("SELECT count(*) FROM memory_postings WHERE client_id = %(c)s", "postings", counts=True),
+    Step("SELECT count(*) FROM client_term_stats WHERE client_id = %(c)s", "keyword_terms", counts=True),
+    Step("DELETE FROM memory_entries WHERE client_id = %(c)s RETURNING id", "chunks", returns="chunks"),
+    Step("DELETE FROM episodes WHERE client_id = %(c)s", "episodes"),
+    Step("DELETE FROM working_state WHERE client_id = %(c)s", "working_state"),
+    Step("DELETE FROM client_term_stats WHERE client_id = %(c)s"),  # counted above, before the triggers
+    Step("DELETE FROM client_doc_stats WHERE client_id = %(c)s", "keyword_totals"),
+    Step("DELETE FROM webhook_executions WHERE client_id = %(c)s", "calls"),
+    Step("DELETE FROM client_profiles WHERE id = %(c)s", "profile"),
+    Step(_TOMBSTONE.format(chat="''")),
 )
 
-FORGET_FACT = (("facts", "DELETE FROM memory_facts WHERE client_id = %(c)s AND key = %(key)s"),)
+FORGET_FACT = (Step("DELETE FROM memory_facts WHERE client_id = %(c)s AND key = %(key)s", "facts"),)
 
 _CHAT_EPISODES = "SELECT id FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s"
 
 FORGET_CHAT = (
-    (
-        "facts",
+    Step(
         f"DELETE FROM memory_facts WHERE client_id = %(c)s AND source_episode_id IN ({_CHAT_EPISODES})",
+        "facts",
     ),
-    ("chunks", "DELETE FROM memory_entries WHERE client_id = %(c)s AND chat_id = %(chat)s RETURNING id"),
-    ("episodes", "DELETE FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s"),
-    ("working_state", "DELETE FROM working_state WHERE client_id = %(c)s AND session_id = %(chat)s"),
-    ("-tombstone", _TOMBSTONE.format(chat="%(chat)s")),
+    Step(
+        "DELETE FROM memory_entries WHERE client_id = %(c)s AND chat_id = %(chat)s RETURNING id",
+        "chunks",
+        returns="chunks",
+    ),
+    Step("DELETE FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s", "episodes"),
+    Step("DELETE FROM working_state WHERE client_id = %(c)s AND session_id = %(chat)s", "working_state"),
+    Step(_TOMBSTONE.format(chat="%(chat)s")),
 )
 
 # Forgetting messages: an episode made only of them goes; one that also holds other messages stays,
@@ -76,21 +95,21 @@ FORGET_CHAT = (
 _MESSAGE_EPISODES = "SELECT id FROM episodes WHERE client_id = %(c)s AND message_ids && %(ids)s::text[]"
 
 FORGET_MESSAGES = (
-    (
-        "facts",
+    Step(
         f"DELETE FROM memory_facts WHERE client_id = %(c)s AND source_episode_id IN ({_MESSAGE_EPISODES})",
+        "facts",
     ),
-    (
-        "chunks",
+    Step(
         "DELETE FROM memory_entries WHERE client_id = %(c)s AND message_id = ANY(%(ids)s) RETURNING id",
+        "chunks",
+        returns="chunks",
     ),
-    (
-        "episodes",
+    Step(
         "DELETE FROM episodes WHERE client_id = %(c)s AND message_ids && %(ids)s::text[] "
         "AND message_ids <@ %(ids)s::text[]",
+        "episodes",
     ),
-    (
-        "-episodes_reopened",
+    Step(
         """
         UPDATE episodes e SET
             message_ids = ARRAY(SELECT m FROM unnest(e.message_ids) AS m WHERE m <> ALL(%(ids)s)),
@@ -105,6 +124,7 @@ FORGET_MESSAGES = (
         WHERE e.client_id = %(c)s AND e.message_ids && %(ids)s::text[]
         RETURNING e.id
         """,
+        returns="reopened",
     ),
 )
 
@@ -137,7 +157,7 @@ class Erasure(SessionPart):
     """Retention and erasure: expiry, forget, and export of one client."""
 
     def forget(self, scope: ForgetScope) -> Erased:
-        statements: tuple[tuple[str, str], ...]
+        statements: tuple[Step, ...]
         if scope.fact_key is not None:
             statements = FORGET_FACT
         elif scope.chat_id is not None:
@@ -153,22 +173,18 @@ class Erasure(SessionPart):
             "ids": list(scope.message_ids or ()),
         }
         counts: dict[str, int] = {}
-        chunk_ids: list[str] = []
-        reopened: list[str] = []
-        for table, sql in statements:
-            with self._conn.cursor(row_factory=tuple_row) as cur:
-                cur.execute(sql, params)
-                if sql.startswith("SELECT"):
-                    row = cur.fetchone()
-                    counts[table] = int(row[0]) if row else 0
-                    continue
-                if table == "chunks":
-                    chunk_ids = [str(r[0]) for r in cur.fetchall()]
-                if table == "-episodes_reopened":
-                    reopened = [str(r[0]) for r in cur.fetchall()]
-                if not table.startswith("-"):
-                    counts[table] = cur.rowcount
-        return Erased(counts, chunk_ids, self._owed(OWED_BY_EPISODE, (reopened,)) if reopened else [])
+        returned: dict[str, list[str]] = {"chunks": [], "reopened": []}
+        for step in statements:
+            with self._conn.cursor(row_factory=scalar_row) as cur:
+                cur.execute(step.sql, params)
+                found = [str(value) for value in cur.fetchall()] if step.returns or step.counts else []
+                if step.returns is not None:
+                    returned[step.returns] = found
+                if step.report is not None:
+                    counts[step.report] = int(found[0]) if step.counts else cur.rowcount
+        reopened = returned["reopened"]
+        owed = self._owed(OWED_BY_EPISODE, (reopened,)) if reopened else []
+        return Erased(counts, returned["chunks"], owed)
 
     def set_summary(self, episode_id: str, summary: str) -> None:
         self._conn.execute(SET_SUMMARY, (summary, episode_id))

@@ -44,6 +44,8 @@ UNINDEXED_OF_CLIENT = f"{_NEXT} {_PENDING} AND p.client_id = %s ORDER BY p.chunk
 
 COUNT_UNINDEXED = f"SELECT count(*) {_PENDING}"
 
+COUNT_UNINDEXED_OF_CLIENT = f"SELECT count(*) {_PENDING} AND p.client_id = %s"
+
 # Dequeues the points just written and says which of their chunks are still there: one deleted while
 # its point was on its way must not leave the point behind. (A concurrent deletion not yet committed
 # looks live here; it has recorded the point in vector_index_deletions, which cleanup clears.)
@@ -83,7 +85,7 @@ class IndexQueue(SessionPart):
         self._conn.execute(QUEUE_FOR_INDEX, (list(ids),))
 
     def mark_indexed(self, ids: Sequence[str]) -> set[str]:
-        live = {str(r[0]) for r in self._all(MARK_INDEXED, {"ids": list(ids)})}
+        live = {str(i) for i in self._values(MARK_INDEXED, {"ids": list(ids)})}
         return set(ids) - live
 
     def mark_unindexed(self, client_id: str | None = None) -> int:
@@ -95,7 +97,7 @@ class IndexQueue(SessionPart):
             return cur.rowcount
 
     def index_deletions(self, limit: int) -> list[tuple[str, str]]:
-        return [(r[0], str(r[1])) for r in self._all(INDEX_DELETIONS, (limit,))]
+        return [(r["client_id"], str(r["point_id"])) for r in self._rows(INDEX_DELETIONS, (limit,))]
 
     def forget_index_deletions(self, ids: Sequence[str] | None) -> None:
         if ids is None:
@@ -104,9 +106,9 @@ class IndexQueue(SessionPart):
             self._conn.execute(FORGET_INDEX_DELETIONS, (list(ids),))
 
     def live_chunk_ids(self, client_id: str, ids: Sequence[str]) -> set[str]:
-        return {str(r[0]) for r in self._all(LIVE_CHUNK_IDS, (client_id, list(ids)))}
+        return {str(i) for i in self._values(LIVE_CHUNK_IDS, (client_id, list(ids)))}
 
     def count_unindexed(self, client_id: str | None = None) -> int:
         if client_id is None:
-            return int(self._all(COUNT_UNINDEXED, ())[0][0])
-        return int(self._all(COUNT_UNINDEXED + " AND p.client_id = %s", (client_id,))[0][0])
+            return int(self._values(COUNT_UNINDEXED, ())[0])
+        return int(self._values(COUNT_UNINDEXED_OF_CLIENT, (client_id,))[0])

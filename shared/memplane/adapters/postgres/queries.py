@@ -6,8 +6,8 @@ SET_BUDGET = "SELECT set_config('statement_timeout', %s, true), set_config('lock
 # NULL schema version: `memplane migrate` has not run against this database.
 PING = """
 SELECT (SELECT max(version) FROM memplane_migrations
-        WHERE to_regclass('memplane_migrations') IS NOT NULL),
-       (SELECT extversion FROM pg_extension WHERE extname = 'vector')
+        WHERE to_regclass('memplane_migrations') IS NOT NULL) AS schema_version,
+       (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector
 """
 
 HIT_COLUMNS = "id, content, role, message_id, created_at"

@@ -38,7 +38,8 @@ WHERE id = %s
 """
 
 MISSING_EMBEDDINGS = """
-(SELECT 'chunk', id, content FROM memory_entries WHERE embedding IS NULL ORDER BY stored_at LIMIT %s)
+(SELECT 'chunk' AS kind, id, content AS text FROM memory_entries WHERE embedding IS NULL
+ ORDER BY stored_at LIMIT %s)
 UNION ALL
 (SELECT 'episode', id, summary FROM episodes WHERE embedding IS NULL ORDER BY stored_at LIMIT %s)
 """
@@ -61,7 +62,8 @@ class Repairs(SessionPart):
             self._conn.execute(EXTRACTION_FAILED, (max_attempts, episode_id))
 
     def missing_embeddings(self, limit: int) -> list[tuple[str, str, str]]:
-        return [(r[0], str(r[1]), r[2]) for r in self._all(MISSING_EMBEDDINGS, (limit, limit))]
+        rows = self._rows(MISSING_EMBEDDINGS, (limit, limit))
+        return [(r["kind"], str(r["id"]), r["text"]) for r in rows]
 
     def set_embedding(self, kind: str, row_id: str, vector: Vector) -> None:
         sql = SET_CHUNK_EMBEDDING if kind == "chunk" else SET_EPISODE_EMBEDDING

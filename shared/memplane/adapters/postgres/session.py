@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pgvector import Vector as PgVector
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import dict_row, scalar_row
 
 from memplane.adapters.postgres.connection import Connection
 from memplane.model import (
@@ -26,8 +26,9 @@ class SessionPart:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def _all(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
-        with self._conn.cursor(row_factory=tuple_row) as cur:
+    def _values(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
+        """The one column a statement returns, a value a row."""
+        with self._conn.cursor(row_factory=scalar_row) as cur:
             cur.execute(sql, params)
             return cur.fetchall()
 

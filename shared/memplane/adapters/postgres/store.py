@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from psycopg.rows import dict_row
+
 from memplane.adapters.postgres import queries as q
 from memplane.adapters.postgres.connection import Database
 from memplane.adapters.postgres.erasure import Erasure
@@ -53,13 +55,13 @@ class PostgresStore:
 
     def ping(self) -> dict[str, str]:
         with self._db.connection() as conn:
-            row = conn.execute(q.PING).fetchone()
+            row = conn.cursor(row_factory=dict_row).execute(q.PING).fetchone()
             conn.rollback()
-        if row is None or row[0] is None:
+        if row is None or row["schema_version"] is None:
             raise DatabaseError("the database has no memplane schema; run `memplane migrate`")
-        version = str(row[1])
+        version = str(row["pgvector"])
         return {
-            "schema_version": str(row[0]),
+            "schema_version": str(row["schema_version"]),
             "pgvector": version,
             "iterative_scan": "true" if iterative_scan(version) else "false",
         }

@@ -108,21 +108,19 @@ class Writes(SessionPart):
         return profile_of(rows[0])
 
     def known_turn_keys(self, client_id: str, keys: Sequence[str]) -> set[str]:
-        rows = self._all(KNOWN_TURNS, (client_id, list(keys)))
-        return {row[0] for row in rows}
+        return set(self._values(KNOWN_TURNS, (client_id, list(keys))))
 
     def forgotten_at(self, client_id: str, chat_id: str | None) -> datetime | None:
-        rows = self._all(FORGOTTEN_AT, (client_id, chat_id))
-        return rows[0][0] if rows else None
+        forgotten: list[datetime | None] = self._values(FORGOTTEN_AT, (client_id, chat_id))
+        return forgotten[0] if forgotten else None
 
     def claim_turns(self, client_id: str, keys: Sequence[str]) -> set[str]:
         """Record turn keys as stored; return those that were new (a concurrent writer got the rest)."""
-        rows = self._all(CLAIM_TURNS, (client_id, list(keys)))
-        return {row[0] for row in rows}
+        return set(self._values(CLAIM_TURNS, (client_id, list(keys))))
 
     def find_episode(self, client_id: str, dedupe_key: str) -> str | None:
-        rows = self._all(FIND_EPISODE, (client_id, dedupe_key))
-        return str(rows[0][0]) if rows else None
+        found = self._values(FIND_EPISODE, (client_id, dedupe_key))
+        return str(found[0]) if found else None
 
     def insert_chunks(self, chunks: Sequence[NewChunk]) -> tuple[int, list[IndexPoint]]:
         if not chunks:
@@ -162,7 +160,7 @@ class Writes(SessionPart):
 
     def insert_episode(self, episode: NewEpisode) -> tuple[str, bool]:
         e = episode
-        rows = self._all(
+        created = self._values(
             INSERT_EPISODE,
             (
                 e.client_id,
@@ -175,15 +173,17 @@ class Writes(SessionPart):
                 list(e.extraction_owed) if e.extraction_owed else None,
             ),
         )
-        if rows:
-            return str(rows[0][0]), True
+        if created:
+            return str(created[0]), True
         existing = self.find_episode(e.client_id, e.dedupe_key)
         assert existing is not None  # the conflict that skipped the insert is this very row
         return existing, False
 
     def upsert_fact(self, client_id: str, fact: FactCandidate, at: datetime, episode_id: str | None) -> bool:
-        rows = self._all(UPSERT_FACT, (client_id, fact.key, fact.value, fact.confidence, at, episode_id))
-        return bool(rows[0][0])
+        changed = self._values(
+            UPSERT_FACT, (client_id, fact.key, fact.value, fact.confidence, at, episode_id)
+        )
+        return bool(changed[0])
 
     def touch_working_state(
         self, client_id: str, session_id: str, state: dict[str, object], expires_at: datetime
