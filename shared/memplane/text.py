@@ -124,7 +124,9 @@ def strip_recalled(text: str) -> str:
 def readable(text: str) -> str:
     """Text as a model reads it: HTML entities decoded, compatibility forms folded (NFKC: full-width
     brackets, styled letters), and invisible format characters (zero-width spaces, joiners, bidi
-    controls) removed."""
+    controls) removed. Plain ASCII without an entity is already that, and is returned as is."""
+    if text.isascii() and "&" not in text:
+        return text
     folded = unicodedata.normalize("NFKC", html.unescape(text))
     return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
 
@@ -135,22 +137,31 @@ def defang(text: str) -> str:
     Tags are looked for in a skeleton of the readable text: combining marks dropped and look-alike
     letters of other scripts read as Latin, so a closing tag spelt with a Cyrillic a is found too.
     Only the tags change; the rest of the text is returned readable, marks and all."""
-    plain = readable(text)
-    kept = [i for i, ch in enumerate(plain) if unicodedata.category(ch) != "Mn"]
-    skeleton = "".join(plain[i] for i in kept).translate(_LOOKALIKES)
-    out: list[str] = []
-    last = 0
-    for match in _FENCE_TAG.finditer(skeleton):
-        start, end = kept[match.start()], kept[match.end() - 1] + 1
-        out += [plain[last:start], "[memplane-memory]"]
-        last = end
-    out.append(plain[last:])
-    return "".join(out)
+    return _defanged(readable(text))
 
 
 def one_line(text: str) -> str:
     """Stored text as one line of the block: readable, its line breaks spaces, its fence tags harmless."""
-    return defang(_LINE_BREAKS.sub(" ", readable(text)))
+    return _defanged(_LINE_BREAKS.sub(" ", readable(text)))
+
+
+def _defanged(plain: str) -> str:
+    """``defang`` of text already readable (decoded once: an entity of an entity stays one)."""
+    if plain.isascii():  # no combining marks, no look-alike letters: the text is its own skeleton
+        kept, skeleton = None, plain
+    else:
+        kept = [i for i, ch in enumerate(plain) if unicodedata.category(ch) != "Mn"]
+        skeleton = "".join(plain[i] for i in kept).translate(_LOOKALIKES)
+    out: list[str] = []
+    last = 0
+    for match in _FENCE_TAG.finditer(skeleton):
+        start, end = match.start(), match.end()
+        if kept is not None:
+            start, end = kept[start], kept[end - 1] + 1
+        out += [plain[last:start], "[memplane-memory]"]
+        last = end
+    out.append(plain[last:])
+    return "".join(out)
 
 
 def estimate_tokens(text: str) -> int:
