@@ -126,7 +126,10 @@ class Settings(BaseSettings):
     infisical_secret_path: str = Field("/", validation_alias="INFISICAL_SECRET_PATH")
     # Per request; each request is tried twice at most.
     infisical_timeout_s: float = Field(2.0, validation_alias="INFISICAL_TIMEOUT", gt=0, le=30)
-    infisical_cache_dir: Path = Field(Path(tempfile.gettempdir()), validation_alias="INFISICAL_CACHE_DIR")
+    # gettempdir() probes the disk, so it runs when settings are read, not when this module is imported.
+    infisical_cache_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()), validation_alias="INFISICAL_CACHE_DIR"
+    )
     infisical_cache_max_age_hours: float = Field(24.0, validation_alias="INFISICAL_CACHE_MAX_AGE_HOURS", ge=0)
 
     # Where the secrets came from, for /health: set with the fetched secrets, never by the environment.

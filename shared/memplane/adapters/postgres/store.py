@@ -54,8 +54,8 @@ class PostgresStore:
             )
 
     def ping(self) -> dict[str, str]:
-        with self._db.connection() as conn:
-            row = conn.cursor(row_factory=dict_row).execute(q.PING).fetchone()
+        with self._db.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(q.PING).fetchone()
             conn.rollback()
         if row is None or row["schema_version"] is None:
             raise DatabaseError("the database has no memplane schema; run `memplane migrate`")
