@@ -106,7 +106,7 @@ def test_every_variable_is_documented_in_env_example() -> None:
 def test_bundle_layout(tmp_path: Path) -> None:
     env_file = tmp_path / "deploy.env"
     env_file.write_text("DATABASE_URL=postgresql://x\n# OPENAI_API_KEY=commented out\nUNUSED=1\n")
-    missing = bundle.build(tmp_path / "do", env_file=env_file, install=False)
+    missing = bundle.build(tmp_path / "do", shell={}, env_file=env_file, install=False)
     assert "DATABASE_URL" not in missing
     assert "MEMPLANE_WEB_SECRET" in missing
     out = tmp_path / "do"
@@ -129,7 +129,7 @@ def test_bundle_layout(tmp_path: Path) -> None:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundle as `memplane bundle` writes it for the deploy: dependencies installed for Linux."""
     out = tmp_path_factory.mktemp("bundle") / "do"
-    bundle.build(out)
+    bundle.build(out, shell={})
     return out
 
 
@@ -254,7 +254,7 @@ def test_each_function_zipped_with_its_dependencies_stays_lean_without_qdrant(in
 def test_with_qdrant_each_function_carries_the_client_trimmed_under_45_mb(tmp_path: Path) -> None:
     env_file = tmp_path / "deploy.env"
     env_file.write_text("MEMPLANE_VECTOR_BACKEND=qdrant\nQDRANT_URL=https://example.cloud.qdrant.io\n")
-    bundle.build(tmp_path / "do", env_file=env_file)
+    bundle.build(tmp_path / "do", shell={}, env_file=env_file)
     for name in bundle.FUNCTIONS:
         site = tmp_path / "do" / "packages" / "memory" / name / bundle.SITE
         assert (site / "qdrant_client" / "__init__.pyc").exists()
@@ -299,14 +299,10 @@ QDRANT_URL=
 """
 
 
-def test_settings_left_empty_are_left_out_so_the_deploy_resolves_every_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in bundle.variables((ROOT / "project.yml").read_text()):
-        monkeypatch.delenv(name, raising=False)
+def test_settings_left_empty_are_left_out_so_the_deploy_resolves_every_name(tmp_path: Path) -> None:
     env_file = tmp_path / "deploy.env"
     env_file.write_text(DEPLOY_ENV)
-    assert bundle.build(tmp_path / "do", env_file=env_file, install=False) == []
+    assert bundle.build(tmp_path / "do", shell={}, env_file=env_file, install=False) == []
     project = (tmp_path / "do" / "project.yml").read_text()
     resolved, bad = deployer_substitute(project, {}, envfile.parse((tmp_path / "do" / ".env").read_text()))
     assert bad == []
@@ -318,6 +314,18 @@ def test_settings_left_empty_are_left_out_so_the_deploy_resolves_every_name(
         environment
     )
     assert all(value for value in environment.values())
+
+
+def test_a_value_in_the_deploy_shell_resolves_and_stays_out_of_the_bundle(tmp_path: Path) -> None:
+    # doctl reads its own environment before the project's .env: a secret exported in the deploy
+    # shell counts as given, and is not copied into the bundle.
+    env_file = tmp_path / "deploy.env"
+    env_file.write_text(DEPLOY_ENV.replace("MEMPLANE_WEB_SECRET=web", "MEMPLANE_WEB_SECRET="))
+    shell = {"MEMPLANE_WEB_SECRET": "from-the-shell", "QDRANT_URL": "https://q.example"}
+    assert bundle.build(tmp_path / "do", shell=shell, env_file=env_file, install=False) == []
+    project = (tmp_path / "do" / "project.yml").read_text()
+    assert "QDRANT_URL: " in project  # set in the shell: passed to the functions
+    assert "from-the-shell" not in (tmp_path / "do" / ".env").read_text()
 
 
 def test_check_names_what_the_deploy_would_stop_on(tmp_path: Path) -> None:
@@ -375,7 +383,7 @@ def test_a_log_destination_is_declared_for_the_platform_to_forward_logs(tmp_path
     env_file = tmp_path / "deploy.env"
     env_file.write_text(DEPLOY_ENV + "LOGTAIL_TOKEN=lt-123\n")
     missing = bundle.build(
-        tmp_path / "do", env_file=env_file, log_destinations=("logtail", "datadog"), install=False
+        tmp_path / "do", shell={}, env_file=env_file, log_destinations=("logtail", "datadog"), install=False
     )
     assert missing == ["DATADOG_API_KEY", "DATADOG_ENDPOINT"]  # datadog needs its own two settings
     project = (tmp_path / "do" / "project.yml").read_text()

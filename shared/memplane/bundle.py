@@ -18,7 +18,6 @@ zipped as it is (``findSpecialFile`` -> ``identify`` -> ``autozipBuilder``) and 
 from __future__ import annotations
 
 import compileall
-import os
 import py_compile
 import re
 import shutil
@@ -26,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -128,25 +128,25 @@ def pinned(requirement: str) -> str:
 
 def build(
     out: Path,
+    *,
+    shell: Mapping[str, str],
     root: Path | None = None,
     env_file: Path | None = None,
     log_destinations: tuple[str, ...] = (),
     install: bool = True,
 ) -> list[str]:
     """Write the project into ``out`` (replacing it) and return the ${VAR} names the deployer would
-    fail to resolve (see ``unresolved``). ``install=False`` leaves the dependencies out (tests of the
-    project's text; such a bundle does not run on the platform)."""
+    fail to resolve (see ``unresolved``). ``shell``: the environment ``doctl serverless deploy`` will
+    run in, which the deployer reads before the project's .env. ``install=False`` leaves the
+    dependencies out (tests of the project's text; such a bundle does not run on the platform)."""
     root = root or repository_root()
-    file_values = envfile.intended(env_file.read_text()) if env_file is not None else {}
-    settings = {**os.environ, **file_values}
-    qdrant = settings.get("MEMPLANE_VECTOR_BACKEND", "").strip() == "qdrant"
+    values = DeployValues(shell, envfile.intended(env_file.read_text()) if env_file is not None else {})
+    qdrant = values.get("MEMPLANE_VECTOR_BACKEND").strip() == "qdrant"
     library = root / "shared" / "memplane"
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    project = with_log_destinations(
-        only_set((root / "project.yml").read_text(), file_values), log_destinations
-    )
+    project = with_log_destinations(only_set((root / "project.yml").read_text(), values), log_destinations)
     (out / "project.yml").write_text(project)
     wanted = (*_CORE, QDRANT) if qdrant else _CORE
     with tempfile.TemporaryDirectory(prefix="memplane-bundle-") as tmp:
@@ -165,10 +165,10 @@ def build(
                 (target / "virtualenv" / "bin" / "activate_this.py").write_text(ACTIVATE_THIS)
     if env_file is not None:
         # Only what the project uses, quoted so the deployer's dotenv reads each value whole; 0600: secrets.
-        used = {k: v for k, v in file_values.items() if k in variables(project) and v}
+        used = {k: v for k, v in values.file.items() if k in variables(project) and v}
         (out / ".env").write_text(envfile.render(used))
         (out / ".env").chmod(0o600)
-    return unresolved(project, file_values)
+    return unresolved(project, values)
 
 
 def install_for_runtime(requirements: list[str], site: Path) -> None:
@@ -235,24 +235,31 @@ def variables(project: str) -> set[str]:
     return set(_VARIABLE.findall(project))
 
 
-def _resolves(name: str, file_values: dict[str, str]) -> bool:
-    # The deployer's rule (functions-deployer, `process.env[name] || props[name]`): the deploy's own
-    # environment first, then the project's .env; an empty value counts as missing and fails the deploy.
-    return bool(os.environ.get(name) or file_values.get(name))
+@dataclass(frozen=True)
+class DeployValues:
+    """The values a deploy substitutes, as the deployer looks them up (functions-deployer,
+    `process.env[name] || props[name]`): the deploy's own environment first, then the project's .env;
+    an empty value counts as missing and fails the deploy."""
+
+    shell: Mapping[str, str]
+    file: Mapping[str, str]
+
+    def get(self, name: str) -> str:
+        return self.shell.get(name) or self.file.get(name) or ""
 
 
-def unresolved(project: str, file_values: dict[str, str]) -> list[str]:
+def unresolved(project: str, values: DeployValues) -> list[str]:
     """The ${VAR} names ``doctl serverless deploy`` would stop on, as it reads them."""
-    return sorted(name for name in variables(project) if not _resolves(name, file_values))
+    return sorted(name for name in variables(project) if not values.get(name))
 
 
-def only_set(project: str, file_values: dict[str, str]) -> str:
+def only_set(project: str, values: DeployValues) -> str:
     """project.yml without the environment lines whose setting has no value: memplane treats an
     unset setting as its default, and the deployer would refuse the empty one."""
     kept = []
     for line in project.splitlines():
         passed = _PASS_THROUGH.match(line)
-        if passed is None or _resolves(passed.group(1), file_values):
+        if passed is None or values.get(passed.group(1)):
             kept.append(line)
     return "\n".join(kept) + "\n"
 

@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -276,7 +277,11 @@ def run_openapi(args: argparse.Namespace) -> int:
 def run_bundle(args: argparse.Namespace) -> int:
     from memplane import bundle
 
-    missing = bundle.build(args.out, env_file=args.env_file, log_destinations=tuple(args.log_destination))
+    # The deploy's own shell is what doctl reads first: the bundle checks against it, not memplane's settings.
+    shell = dict(os.environ)
+    missing = bundle.build(
+        args.out, shell=shell, env_file=args.env_file, log_destinations=tuple(args.log_destination)
+    )
     print(f"bundle written to {args.out}; deploy with: {bundle.DEPLOY_COMMAND.format(out=args.out)}")
     level = "error" if args.check else "warning"
     if missing:

@@ -65,7 +65,10 @@ def build(settings: Settings) -> Container:
         connect_timeout_s=settings.db_connect_timeout_s,
         prepared_statements=settings.db_prepared_statements,
     )
-    pgvector = PgvectorIndex(database, statement_timeout_ms=settings.db_statement_timeout_ms)
+    policy = policy_of(settings)
+    # One statement budget, read once into the policy: the use cases cut it to their deadline, and
+    # the adapters apply it to work that has none (a session opened without a budget, a vector search).
+    pgvector = PgvectorIndex(database, statement_timeout_ms=policy.statement_timeout_ms)
     index = separate_index(settings) or pgvector
     # A cold container starts loading the index client now, in the background: the first requests
     # are answered from pgvector instead of waiting for it.
@@ -73,7 +76,7 @@ def build(settings: Settings) -> Container:
     return Container(
         settings=settings,
         database=database,
-        store=PostgresStore(database, statement_timeout_ms=settings.db_statement_timeout_ms),
+        store=PostgresStore(database, statement_timeout_ms=policy.statement_timeout_ms),
         runs=PostgresCleanupRuns(database),
         extractions=PostgresExtractionLog(database),
         index=index,
@@ -81,7 +84,7 @@ def build(settings: Settings) -> Container:
         embedder=_embedder(settings, settings.embedding_timeout_s, retries=1),
         query_embedder=_embedder(settings, settings.query_embedding_timeout_s, retries=0),
         extractor=_extractor(settings),
-        policy=policy_of(settings),
+        policy=policy,
     )
 
 

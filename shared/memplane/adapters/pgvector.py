@@ -11,9 +11,11 @@ from datetime import datetime
 
 from pgvector import Vector as PgVector
 from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
 
 from memplane.adapters.postgres import Database
 from memplane.adapters.postgres import queries as q
+from memplane.adapters.postgres.connection import scalar
 from memplane.adapters.postgres.versions import PGVECTOR_VERSION, iterative_scan
 from memplane.errors import VectorSearchFailed
 from memplane.model import IndexPoint, Vector
@@ -61,16 +63,18 @@ class PgvectorIndex:
             try:
                 with conn.transaction():
                     if self._iterative is None:
-                        row = conn.execute(PGVECTOR_VERSION).fetchone()
-                        self._iterative = iterative_scan(str(row[0]) if row else None)
+                        version = scalar(conn, PGVECTOR_VERSION)
+                        self._iterative = iterative_scan(str(version) if version else None)
                     conn.execute(q.SET_BUDGET, (self._timeout, self._timeout))
                     conn.execute(_ITERATIVE_SCAN if self._iterative else _EXACT_SCAN)
-                    rows = conn.execute(_SEARCH, params).fetchall()
+                    with conn.cursor(row_factory=dict_row) as cur:
+                        rows = cur.execute(_SEARCH, params).fetchall()
             except (pg_errors.DataException, pg_errors.UndefinedFunction, pg_errors.UndefinedObject) as exc:
                 # A vector of another size than the column's, typically: the embedder changed.
                 raise VectorSearchFailed(f"vector search failed: {exc.sqlstate}") from exc
         # relaxed_order may return rows slightly out of order; the score is exact, so sort by it.
-        return sorted(((str(r[0]), float(r[1])) for r in rows), key=lambda r: r[1], reverse=True)
+        found = [(str(r["id"]), float(r["score"])) for r in rows]
+        return sorted(found, key=lambda hit: hit[1], reverse=True)
 
     def upsert(self, points: Sequence[IndexPoint], wait_s: float) -> None:
         return None

@@ -15,11 +15,20 @@ from typing import Any
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.rows import scalar_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from memplane.errors import DatabaseError, Timeout
 
 Connection = psycopg.Connection[Any]
+Statement = str | sql.SQL | sql.Composed  # SQL text, or composed by psycopg: never spliced by hand
+
+
+def scalar(conn: Connection, statement: Statement, params: Any = None) -> Any:
+    """The first column of a statement's first row, or None when it returns no row."""
+    with conn.cursor(row_factory=scalar_row) as cur:
+        return cur.execute(statement, params).fetchone()
 
 
 def translate(exc: psycopg.Error) -> DatabaseError | Timeout:

@@ -51,8 +51,14 @@ class Step:
     returns: Literal["chunks", "reopened"] | None = None
 
 
-_TOMBSTONE = """
-INSERT INTO forgotten (client_id, chat_id, forgotten_at) VALUES (%(c)s, {chat}, now())
+# A client's own tombstone has the chat id '' (the key's column is NOT NULL).
+_CLIENT_TOMBSTONE = """
+INSERT INTO forgotten (client_id, chat_id, forgotten_at) VALUES (%(c)s, '', now())
+ON CONFLICT (client_id, chat_id) DO UPDATE SET forgotten_at = excluded.forgotten_at
+"""
+
+_CHAT_TOMBSTONE = """
+INSERT INTO forgotten (client_id, chat_id, forgotten_at) VALUES (%(c)s, %(chat)s, now())
 ON CONFLICT (client_id, chat_id) DO UPDATE SET forgotten_at = excluded.forgotten_at
 """
 
@@ -67,7 +73,7 @@ FORGET_CLIENT = (
     Step("DELETE FROM client_doc_stats WHERE client_id = %(c)s", "keyword_totals"),
     Step("DELETE FROM webhook_executions WHERE client_id = %(c)s", "calls"),
     Step("DELETE FROM client_profiles WHERE id = %(c)s", "profile"),
-    Step(_TOMBSTONE.format(chat="''")),
+    Step(_CLIENT_TOMBSTONE),
 )
 
 FORGET_FACT = (Step("DELETE FROM memory_facts WHERE client_id = %(c)s AND key = %(key)s", "facts"),)
@@ -86,7 +92,7 @@ FORGET_CHAT = (
     ),
     Step("DELETE FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s", "episodes"),
     Step("DELETE FROM working_state WHERE client_id = %(c)s AND session_id = %(chat)s", "working_state"),
-    Step(_TOMBSTONE.format(chat="%(chat)s")),
+    Step(_CHAT_TOMBSTONE),
 )
 
 # Forgetting messages: an episode made only of them goes; one that also holds other messages stays,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memplane.adapters.postgres.queries import LIVE
 from memplane.adapters.postgres.session import (
     SessionPart,
 )
@@ -25,11 +24,15 @@ SELECT id, client_id FROM memory_entries WHERE embedding IS NOT NULL
 ON CONFLICT DO NOTHING
 """
 
-QUEUE_CLIENT_FOR_INDEX = QUEUE_ALL_FOR_INDEX.replace("IS NOT NULL", "IS NOT NULL AND client_id = %s")
+QUEUE_CLIENT_FOR_INDEX = """
+INSERT INTO vector_index_pending (chunk_id, client_id)
+SELECT id, client_id FROM memory_entries WHERE embedding IS NOT NULL AND client_id = %s
+ON CONFLICT DO NOTHING
+"""
 
-_PENDING = f"""
+_PENDING = """
 FROM vector_index_pending p JOIN memory_entries m ON m.id = p.chunk_id
-WHERE m.embedding IS NOT NULL AND {LIVE.replace("expires_at", "m.expires_at")}
+WHERE m.embedding IS NOT NULL AND (m.expires_at IS NULL OR m.expires_at > now())
 """
 
 # Along the queue's (client, chunk) index: a batch is then a nested loop from the queue into the chunks.

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import scalar_row
 
+from memplane.adapters.postgres.connection import scalar
 from memplane.adapters.postgres.versions import PGVECTOR_VERSION, iterative_scan
 from memplane.errors import ConfigurationError, DatabaseError
 
@@ -57,7 +59,8 @@ def pending(conn: psycopg.Connection[tuple[Any, ...]], directory: Path) -> list[
     """Migrations not yet applied; all of them on an empty database."""
     applied: set[int] = set()
     if _table_exists(conn, "memplane_migrations"):
-        applied = {row[0] for row in conn.execute("SELECT version FROM memplane_migrations")}
+        with conn.cursor(row_factory=scalar_row) as cur:
+            applied = set(cur.execute("SELECT version FROM memplane_migrations").fetchall())
     return [m for m in discover(directory) if m.version not in applied]
 
 
@@ -101,27 +104,26 @@ def redact(text: str) -> str:
 def _check_dimension(conn: psycopg.Connection[tuple[Any, ...]], embedding_dim: int) -> None:
     if not _table_exists(conn, "memplane_meta"):
         return
-    row = conn.execute("SELECT value FROM memplane_meta WHERE key = 'embedding_dim'").fetchone()
-    if row is not None and int(row[0]) != embedding_dim:
+    stored = scalar(conn, "SELECT value FROM memplane_meta WHERE key = 'embedding_dim'")
+    if stored is not None and int(stored) != embedding_dim:
         raise ConfigurationError(
-            f"the database stores {row[0]}-dimensional embeddings but MEMPLANE_EMBEDDING_DIM is "
-            f"{embedding_dim}; set it back to {row[0]} or migrate into a new database"
+            f"the database stores {stored}-dimensional embeddings but MEMPLANE_EMBEDDING_DIM is "
+            f"{embedding_dim}; set it back to {stored} or migrate into a new database"
         )
 
 
 def _table_exists(conn: psycopg.Connection[tuple[Any, ...]], name: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
-    return bool(row and row[0])
+    return bool(scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (name,)))
 
 
 def pgvector_report(url: str) -> str:
     """One line on the installed pgvector: its version and how vector search will use it."""
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute(PGVECTOR_VERSION).fetchone()
+            found = scalar(conn, PGVECTOR_VERSION)
     except psycopg.Error as exc:
         raise DatabaseError(f"could not read the pgvector version: {exc.sqlstate or ''}".strip()) from exc
-    version = str(row[0]) if row else None
+    version = str(found) if found else None
     if version is None:
         return "pgvector: not installed"
     if iterative_scan(version):

@@ -1,5 +1,5 @@
-"""SQL shared by the store and its parts: the session budget, the ping, the audit row, the vacuum,
-and fragments more than one part builds on. Values are always bound parameters."""
+"""SQL shared by the store and its parts: the session budget, the ping, the audit row and the vacuum.
+Values are always bound parameters."""
 
 SET_BUDGET = "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)"
 
@@ -9,10 +9,6 @@ SELECT (SELECT max(version) FROM memplane_migrations
         WHERE to_regclass('memplane_migrations') IS NOT NULL) AS schema_version,
        (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector
 """
-
-HIT_COLUMNS = "id, content, role, message_id, created_at"
-
-LIVE = "(expires_at IS NULL OR expires_at > now())"
 
 LOG_EXECUTION = """
 INSERT INTO webhook_executions

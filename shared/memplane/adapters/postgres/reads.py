@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from memplane.adapters.postgres.queries import HIT_COLUMNS, LIVE
 from memplane.adapters.postgres.session import (
     SessionPart,
     fact_of,
@@ -21,6 +20,9 @@ from memplane.model import (
 
 READINGS = sorted(CONFIGURATIONS)  # every configuration a question's words are read with
 
+# What a search hit is read from (model.Hit), by name.
+HIT_COLUMNS = ("id", "content", "role", "message_id", "created_at")
+
 _FACT_COLUMNS = "key, value, confidence, valid_from, valid_to, source_episode_id"
 
 FACTS_AS_OF = f"""
@@ -34,10 +36,10 @@ LIMIT %s
 # Chunks looked up by id join an unnest of the ids rather than filter on id = ANY(...): a prepared
 # statement's generic plan cannot see how few ids there are and may scan the whole client instead
 # (5 ms instead of 0.3 ms for a client with 100,000 chunks).
-CHUNKS_BY_ID = f"""
+CHUNKS_BY_ID = """
 SELECT e.id, e.content, e.role, e.message_id, e.created_at
 FROM unnest(%s::uuid[]) AS wanted(id) JOIN memory_entries e ON e.id = wanted.id
-WHERE e.client_id = %s AND e.created_at <= %s AND {LIVE.replace("expires_at", "e.expires_at")}
+WHERE e.client_id = %s AND e.created_at <= %s AND (e.expires_at IS NULL OR e.expires_at > now())
 """
 
 # BM25 over the client's chunks, read from memory_postings (migration 0004) without visiting a chunk
@@ -104,7 +106,7 @@ WITH words AS (
 )
 SELECT e.id, e.content, e.role, e.message_id, e.created_at, scored.score
 FROM scored JOIN memory_entries e ON e.seq = scored.entry_seq
-WHERE e.created_at <= %(as_of)s AND {LIVE}
+WHERE e.created_at <= %(as_of)s AND (e.expires_at IS NULL OR e.expires_at > now())
 ORDER BY scored.score DESC, e.seq DESC
 """
 
@@ -124,9 +126,9 @@ def _next_to(alias: str, before: bool) -> str:
         if before
         else f"{alias}.created_at <= c.created_at + {_CONVERSATION_GAP}"
     )
-    live = LIVE.replace("expires_at", f"{alias}.expires_at")
+    live = f"({alias}.expires_at IS NULL OR {alias}.expires_at > now())"
     common = f"{alias}.client_id = c.client_id AND {seq} AND {alias}.created_at <= %(as_of)s AND {live}"
-    columns = ", ".join(f"{alias}.{col}" for col in HIT_COLUMNS.split(", "))
+    columns = ", ".join(f"{alias}.{col}" for col in HIT_COLUMNS)
     return f"""(
         (SELECT {columns} FROM memory_entries {alias}
          WHERE c.chat_id IS NOT NULL AND {alias}.chat_id = c.chat_id AND {common}

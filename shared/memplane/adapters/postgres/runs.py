@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from memplane.adapters.postgres.connection import Database
+from memplane.adapters.postgres.connection import Database, scalar
 from memplane.model import CleanupHistory, CleanupRun
 
 _START = "INSERT INTO cleanup_runs (started_at) VALUES (%s) RETURNING id"
@@ -36,10 +36,9 @@ class PostgresCleanupRuns:
 
     def started(self, at: datetime) -> int:
         with self._db.connection() as conn, conn.transaction():
-            row = conn.execute(_START, (at,)).fetchone()
+            run_id = scalar(conn, _START, (at,))
             conn.execute(_FORGET_OLD, (at - _KEPT,))
-        assert row is not None  # INSERT ... RETURNING always returns the row
-        return int(row[0])
+        return int(run_id)  # INSERT ... RETURNING always returns the row
 
     def finished(
         self, run_id: int, at: datetime, outcome: str, counts: dict[str, int], error_code: str | None = None
@@ -59,10 +58,6 @@ class PostgresCleanupRuns:
     def history(self) -> CleanupHistory:
         with self._db.connection() as conn, conn.transaction():
             last = conn.cursor(row_factory=class_row(CleanupRun)).execute(_LAST).fetchone()
-            completed = conn.execute(_LAST_COMPLETED).fetchone()
-            deployed = conn.execute(_DEPLOYED).fetchone()
-        return CleanupHistory(
-            last=last,
-            last_completed_at=completed[0] if completed else None,
-            deployed_at=deployed[0] if deployed else None,
-        )
+            completed = scalar(conn, _LAST_COMPLETED)
+            deployed = scalar(conn, _DEPLOYED)
+        return CleanupHistory(last=last, last_completed_at=completed, deployed_at=deployed)

@@ -8,7 +8,7 @@ from typing import Any
 from pgvector import Vector as PgVector
 from psycopg.rows import dict_row, scalar_row
 
-from memplane.adapters.postgres.connection import Connection
+from memplane.adapters.postgres.connection import Connection, Statement
 from memplane.model import (
     Fact,
     Hit,
@@ -26,13 +26,13 @@ class SessionPart:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def _values(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
+    def _values(self, sql: Statement, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         """The one column a statement returns, a value a row."""
         with self._conn.cursor(row_factory=scalar_row) as cur:
             cur.execute(sql, params)
             return cur.fetchall()
 
-    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[dict[str, Any]]:
+    def _rows(self, sql: Statement, params: Sequence[Any] | dict[str, Any]) -> list[dict[str, Any]]:
         """Rows by column name: what the model types are built from."""
         with self._conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sql, params)

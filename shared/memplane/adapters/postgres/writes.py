@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from memplane.adapters.postgres.session import (
@@ -129,7 +130,8 @@ class Writes(SessionPart):
         rows = [c for c in chunks if c.turn_key in claimed]
         if not rows:
             return 0, []
-        sql = INSERT_CHUNKS.format(rows=", ".join([CHUNK_ROW] * len(rows)))
+        # psycopg composes the statement: one placeholder row per chunk, values still bound.
+        statement = sql.SQL(INSERT_CHUNKS).format(rows=sql.SQL(", ").join([sql.SQL(CHUNK_ROW)] * len(rows)))
         params = [
             value
             for c in rows
@@ -148,14 +150,13 @@ class Writes(SessionPart):
             )
         ]
         by_key = {(c.turn_key, c.chunk_index): c for c in rows}
-        with self._conn.cursor() as cur:
-            cur.execute(sql.encode(), params)
-            stored = cur.fetchall()
+        stored = self._rows(statement, params)
         points = []
-        for row_id, turn_key, chunk_index in stored:
-            c = by_key[(turn_key, chunk_index)]
+        for row in stored:
+            c = by_key[(row["turn_key"], row["chunk_index"])]
             if c.embedding is not None:
-                points.append(IndexPoint(str(row_id), c.client_id, c.embedding, c.created_at, c.expires_at))
+                point = IndexPoint(str(row["id"]), c.client_id, c.embedding, c.created_at, c.expires_at)
+                points.append(point)
         return len(stored), points
 
     def insert_episode(self, episode: NewEpisode) -> tuple[str, bool]:
