@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from tests.test_forget import rows_of
 from tests.test_memory import exchange, post
-from tests.test_openwebui_filter import USER, make_filter
+from tests.test_openwebui_filter import USER, make_filter, owui
 from tests.test_openwebui_tool import Browser, call, load_tools
 
 CHAT = "chat-9"
@@ -40,9 +40,9 @@ def test_forget_everything_then_the_outlet_resends_the_history_and_nothing_comes
     outlet = make_filter(memplane_url)
     started = time.time() - 3600
     first = turn([], "My name is Alice and I live in Lisbon.", "Nice to meet you, Alice!", 1, started)
-    asyncio.run(outlet.outlet(first, __user__=USER))
+    asyncio.run(owui(outlet.outlet, first, __user__=USER))
     second = turn(first["messages"], "I am allergic to peanuts.", "Noted.", 2, started + 60)
-    asyncio.run(outlet.outlet(second, __user__=USER))
+    asyncio.run(owui(outlet.outlet, second, __user__=USER))
     assert len(export(client)[1]["chunks"]) == 4
 
     # Turn 3: "forget everything". Open WebUI creates the answer, the model calls the Tool, the user
@@ -52,7 +52,7 @@ def test_forget_everything_then_the_outlet_resends_the_history_and_nothing_comes
     tools = load_tools(memplane_url)
     assert call(tools, "forget_everything", browser=browser).startswith("Forgotten")
     third = turn(second["messages"], "Please forget everything about me.", "Done, all forgotten.", 3, asked)
-    asyncio.run(outlet.outlet(third, __user__=USER))
+    asyncio.run(owui(outlet.outlet, third, __user__=USER))
 
     assert export(client)[0] == 404  # nothing at all: not the old messages, not the forget request
     status, recalled = post(client, "/assemble", {"client_id": USER["id"], "query": "Lisbon peanuts"})
@@ -60,7 +60,7 @@ def test_forget_everything_then_the_outlet_resends_the_history_and_nothing_comes
 
     # A later turn of the same old chat: only what is said from now on is remembered.
     fourth = turn(third["messages"], "I like green tea.", "Good choice.", 4, time.time() + 1)
-    asyncio.run(outlet.outlet(fourth, __user__=USER))
+    asyncio.run(owui(outlet.outlet, fourth, __user__=USER))
     _, kept = export(client)
     assert sorted(c["content"] for c in kept["chunks"]) == ["Good choice.", "I like green tea."]
     assert [f["value"] for f in kept["facts"]] == ["likes green tea"]
@@ -137,8 +137,10 @@ def test_forget_without_the_users_click_erases_nothing(
     memplane_url: str, client: FlaskClient, browser: Browser | None
 ) -> None:
     asyncio.run(
-        make_filter(memplane_url).outlet(
-            turn([], "I live in Lisbon.", "Nice.", 1, time.time()), __user__=USER
+        owui(
+            make_filter(memplane_url).outlet,
+            turn([], "I live in Lisbon.", "Nice.", 1, time.time()),
+            __user__=USER,
         )
     )
     tools = load_tools(memplane_url)
@@ -155,8 +157,10 @@ def test_forget_without_the_users_click_erases_nothing(
 
 def test_a_tool_call_with_a_null_key_forgets_nothing(memplane_url: str, client: FlaskClient) -> None:
     asyncio.run(
-        make_filter(memplane_url).outlet(
-            turn([], "I live in Lisbon.", "Nice.", 1, time.time()), __user__=USER
+        owui(
+            make_filter(memplane_url).outlet,
+            turn([], "I live in Lisbon.", "Nice.", 1, time.time()),
+            __user__=USER,
         )
     )
     browser = Browser(True)

@@ -32,11 +32,11 @@ def test_every_route_and_request_is_described(client: FlaskClient) -> None:
     def fields(name: str) -> set[str]:
         return set(schemas[name]["properties"])
 
-    assert {"client_id", "query", "limit", "timestamp", "profile", "context_tokens"} == fields(
+    assert {"client_id", "space", "query", "limit", "timestamp", "profile", "context_tokens"} == fields(
         "AssembleRequest"
     )
     assert {"forget", "export"} == fields("CleanupRequest")
-    assert {"client_id", "fact_key", "chat_id", "message_ids", "everything"} == fields("ForgetIn")
+    assert {"client_id", "space", "fact_key", "chat_id", "message_ids", "everything"} == fields("ForgetIn")
     # What is served has the fields the description promises.
     post(client, "/writeback", exchange())
     _, answer = post(client, "/assemble", {"client_id": "alice", "query": "Lisbon"})

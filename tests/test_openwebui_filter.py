@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +21,19 @@ from memplane.platform.functions_framework import create_app
 
 FILTER = Path(__file__).parents[1] / "integrations" / "openwebui" / "memplane_filter.py"
 USER = {"id": "owui-user-1", "name": "Alice Doe", "email": "alice@example.com", "role": "user"}
+
+
+# A model on a connection the admin marked local, as Open WebUI's model list gives it to a filter.
+LOCAL_MODEL = {"id": "llama3", "name": "llama3", "owned_by": "ollama", "connection_type": "local"}
+
+
+async def owui(handler: Callable[..., Awaitable[Any]], body: dict[str, Any], **extra: Any) -> Any:
+    """Call inlet or outlet as open_webui/utils/filter.py does (get_filter_params): the body, then of
+    the extra parameters Open WebUI has (the user, the model, the event emitter...) those the handler's
+    signature names. A test names what differs from a local model and no browser."""
+    offered = {"__model__": LOCAL_MODEL, "__id__": "memplane_memory", **extra}
+    names = inspect.signature(handler).parameters
+    return await handler(body, **{k: v for k, v in offered.items() if k in names})
 
 
 def load_filter_module() -> ModuleType:
@@ -95,14 +109,14 @@ def test_outlet_then_inlet_puts_memory_in_the_system_prompt_once(
     memplane_url: str, db: psycopg.Connection[Any]
 ) -> None:
     f = make_filter(memplane_url)
-    returned = asyncio.run(f.outlet(outlet_body(), __user__=USER))
+    returned = asyncio.run(owui(f.outlet, outlet_body(), __user__=USER))
     assert returned == outlet_body()
     stored = db.execute("SELECT message_id, created_at FROM memory_entries ORDER BY message_id").fetchall()
     assert [m for m, _ in stored] == ["a1", "u1"]
     assert stored[0][1].year == 2024  # dated with the message's own timestamp
 
     body = asyncio.run(
-        f.inlet(inlet_body("Where do I live?", "You are terse."), __user__=USER, __metadata__=METADATA)
+        owui(f.inlet, inlet_body("Where do I live?", "You are terse."), __user__=USER, __metadata__=METADATA)
     )
     system = body["messages"][0]
     assert system["role"] == "system"
@@ -113,15 +127,15 @@ def test_outlet_then_inlet_puts_memory_in_the_system_prompt_once(
     # The next turn resends the system message with last turn's block: it is replaced, not repeated.
     body["messages"].append({"role": "assistant", "content": "In Lisbon."})
     body["messages"].append({"role": "user", "content": "And my name?"})
-    again = asyncio.run(f.inlet(body, __user__=USER, __metadata__=METADATA))
+    again = asyncio.run(owui(f.inlet, body, __user__=USER, __metadata__=METADATA))
     assert again["messages"][0]["content"].count("<memplane-memory-") == 1
     assert again["messages"][0]["content"].startswith("You are terse.")
 
 
 def test_inlet_creates_a_system_message_when_there_is_none(memplane_url: str) -> None:
     f = make_filter(memplane_url)
-    asyncio.run(f.outlet(outlet_body(), __user__=USER))
-    body = asyncio.run(f.inlet(inlet_body("Where do I live?"), __user__=USER, __metadata__=METADATA))
+    asyncio.run(owui(f.outlet, outlet_body(), __user__=USER))
+    body = asyncio.run(owui(f.inlet, inlet_body("Where do I live?"), __user__=USER, __metadata__=METADATA))
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert body["messages"][0]["content"].startswith("<memplane-memory-")
 
@@ -135,23 +149,26 @@ def test_a_service_that_is_down_slow_or_refusing_never_breaks_or_holds_the_chat(
     ):
         started = time.monotonic()
         body = inlet_body("Where do I live?", "You are terse.")
-        assert asyncio.run(f.inlet(inlet_body("Where do I live?", "You are terse."), __user__=USER)) == body
-        assert asyncio.run(f.outlet(outlet_body(), __user__=USER)) == outlet_body()
+        assert (
+            asyncio.run(owui(f.inlet, inlet_body("Where do I live?", "You are terse."), __user__=USER))
+            == body
+        )
+        assert asyncio.run(owui(f.outlet, outlet_body(), __user__=USER)) == outlet_body()
         assert time.monotonic() - started < 2.5
     # A new user and no profile is fine, but an unknown route is a 404 from memplane: passed through.
     refusing = make_filter(memplane_url)
     refusing.valves.assemble_url = f"{memplane_url}/nowhere"
-    assert asyncio.run(refusing.inlet(inlet_body("hi"), __user__=USER)) == inlet_body("hi")
+    assert asyncio.run(owui(refusing.inlet, inlet_body("hi"), __user__=USER)) == inlet_body("hi")
 
 
 def test_switched_off_globally_or_by_the_user_nothing_is_sent(
     memplane_url: str, db: psycopg.Connection[Any]
 ) -> None:
     off = make_filter(memplane_url, enabled=False)
-    asyncio.run(off.outlet(outlet_body(), __user__=USER))
+    asyncio.run(owui(off.outlet, outlet_body(), __user__=USER))
     opted_out = make_filter(memplane_url)
     user = {**USER, "valves": opted_out.UserValves(enabled=False)}
-    asyncio.run(opted_out.outlet(outlet_body(), __user__=user))
+    asyncio.run(owui(opted_out.outlet, outlet_body(), __user__=user))
     assert db.execute("SELECT count(*) FROM memory_entries").fetchone() == (0,)
 
 
@@ -163,10 +180,10 @@ def test_tokens_are_sent_as_memplane_and_digitalocean_expect(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
-        asyncio.run(make_filter(base).outlet(outlet_body(), __user__=USER))  # no token: refused, logged
+        asyncio.run(owui(make_filter(base).outlet, outlet_body(), __user__=USER))  # no token: refused, logged
         assert db.execute("SELECT count(*) FROM memory_entries").fetchone() == (0,)
         asyncio.run(
-            make_filter(base, api_token="tok-1", whisk_secret="w").outlet(outlet_body(), __user__=USER)
+            owui(make_filter(base, api_token="tok-1", whisk_secret="w").outlet, outlet_body(), __user__=USER)
         )
         assert db.execute("SELECT count(*) FROM memory_entries").fetchone() == (2,)
     finally:
@@ -198,7 +215,7 @@ PIXEL = "data:image/png;base64," + "iVBORw0KGgo" * 200_000  # a 2 MB photo, as t
 def test_reasoning_and_tool_blocks_are_never_stored(memplane_url: str, db: psycopg.Connection[Any]) -> None:
     body = outlet_body()
     body["messages"][1]["content"] = REASONED
-    asyncio.run(make_filter(memplane_url).outlet(body, __user__=USER))
+    asyncio.run(owui(make_filter(memplane_url).outlet, body, __user__=USER))
     stored = [r[0] for r in db.execute("SELECT content FROM memory_entries WHERE role = 'assistant'")]
     assert stored == ["Congratulations on the move to Porto!"]
 
@@ -211,18 +228,18 @@ def test_a_message_with_an_image_is_remembered_by_its_words(
         {"type": "text", "text": "This is my new flat in Porto."},
         {"type": "image_url", "image_url": {"url": PIXEL}},
     ]
-    asyncio.run(make_filter(memplane_url).outlet(body, __user__=USER))
+    asyncio.run(owui(make_filter(memplane_url).outlet, body, __user__=USER))
     stored = [r[0] for r in db.execute("SELECT content FROM memory_entries WHERE role = 'user'")]
     assert stored == ["This is my new flat in Porto.\n[image]"]
 
 
 def test_a_system_message_made_of_parts_gets_the_memory_as_one_more_part(memplane_url: str) -> None:
     f = make_filter(memplane_url)
-    asyncio.run(f.outlet(outlet_body(), __user__=USER))
+    asyncio.run(owui(f.outlet, outlet_body(), __user__=USER))
     body = inlet_body("Where do I live?")
     body["messages"].insert(0, {"role": "system", "content": [{"type": "text", "text": "You are terse."}]})
-    once = asyncio.run(f.inlet(body, __user__=USER, __metadata__=METADATA))
-    twice = asyncio.run(f.inlet(once, __user__=USER, __metadata__=METADATA))
+    once = asyncio.run(owui(f.inlet, body, __user__=USER, __metadata__=METADATA))
+    twice = asyncio.run(owui(f.inlet, once, __user__=USER, __metadata__=METADATA))
     assert [m["role"] for m in twice["messages"]] == ["system", "user"]  # no second system message
     parts = twice["messages"][0]["content"]
     assert parts[0] == {"type": "text", "text": "You are terse."}
@@ -259,8 +276,8 @@ def test_a_reply_that_is_not_an_object_is_ignored_never_raised(odd_url: str) -> 
     f = make_filter(odd_url)
     for _ in range(4):
         body = inlet_body("Where do I live?", "You are terse.")
-        assert asyncio.run(f.inlet(body, __user__=USER, __metadata__=METADATA)) == body
-    assert asyncio.run(f.outlet(outlet_body(), __user__=USER)) == outlet_body()
+        assert asyncio.run(owui(f.inlet, body, __user__=USER, __metadata__=METADATA)) == body
+    assert asyncio.run(owui(f.outlet, outlet_body(), __user__=USER)) == outlet_body()
 
 
 def test_one_http_client_serves_every_call_on_the_loop(memplane_url: str) -> None:
@@ -269,9 +286,9 @@ def test_one_http_client_serves_every_call_on_the_loop(memplane_url: str) -> Non
     async def chat() -> set[int]:
         clients = set()
         for question in ("Where do I live?", "And my name?", "What did I say?"):
-            await f.inlet(inlet_body(question), __user__=USER, __metadata__=METADATA)
+            await owui(f.inlet, inlet_body(question), __user__=USER, __metadata__=METADATA)
             clients.add(id(f._client))
-        await f.outlet(outlet_body(), __user__=USER)
+        await owui(f.outlet, outlet_body(), __user__=USER)
         clients.add(id(f._client))
         return clients
 

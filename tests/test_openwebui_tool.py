@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -12,9 +13,10 @@ from types import ModuleType
 from typing import Any, get_type_hints
 
 import psycopg
+import pytest
 from pydantic import BaseModel, Field, create_model
 
-from tests.test_openwebui_filter import USER, make_filter, outlet_body
+from tests.test_openwebui_filter import LOCAL_MODEL, USER, make_filter, outlet_body, owui
 
 TOOL = Path(__file__).parents[1] / "integrations" / "openwebui" / "memplane_tool.py"
 BOB = {"id": "owui-user-2", "name": "Bob", "email": "bob@example.com", "role": "user"}
@@ -69,7 +71,12 @@ class Browser:
 
 
 def call(
-    tools: Any, name: str, user: dict[str, Any] = USER, browser: Browser | None = None, **arguments: Any
+    tools: Any,
+    name: str,
+    user: dict[str, Any] = USER,
+    browser: Browser | None = None,
+    model: dict[str, Any] = LOCAL_MODEL,
+    **arguments: Any,
 ) -> str:
     """Open WebUI passes the model's arguments plus the extra parameters the function declares;
     ``__event_call__`` is None without a browser session (a call through the API)."""
@@ -80,6 +87,7 @@ def call(
         "__id__": "memplane",
         "__event_emitter__": None,
         "__event_call__": browser,
+        "__model__": model,
     }
     accepted = {k: v for k, v in extra.items() if k in inspect.signature(function).parameters}
     result: str = asyncio.run(partial(function, **accepted)(**arguments))
@@ -111,9 +119,9 @@ def test_see_remember_and_forget_through_the_tool(memplane_url: str, db: psycopg
     assert call(tools, "what_do_you_remember") == "I don't remember anything about you yet."
 
     asyncio.run(
-        make_filter(memplane_url).outlet(outlet_body(), __user__=USER)
+        owui(make_filter(memplane_url).outlet, outlet_body(), __user__=USER)
     )  # a chat, as the filter saves it
-    asyncio.run(make_filter(memplane_url).outlet(outlet_body(), __user__=BOB))
+    asyncio.run(owui(make_filter(memplane_url).outlet, outlet_body(), __user__=BOB))
     listed = call(tools, "what_do_you_remember")
     assert "- location: Lisbon" in listed
     assert "- name: Alice" in listed
@@ -142,3 +150,55 @@ def test_the_tool_says_when_memplane_is_unreachable() -> None:
     assert call(tools, "forget_everything", browser=Browser(True)).startswith(
         "Memory is unavailable right now"
     )
+
+
+class OpenWebUIFunctions:
+    """Open WebUI's Functions table as the Tool reads it (open_webui/models/functions.py): the memplane
+    filter's valves and each user's valves for it, decrypted."""
+
+    def __init__(self, admin: dict[str, Any], users: dict[str, dict[str, Any]]) -> None:
+        self.admin, self.users = admin, users
+
+    async def get_function_valves_by_id(self, id: str) -> dict[str, Any] | None:
+        return self.admin if id == "memplane_memory" else None
+
+    async def get_user_valves_by_id_and_user_id(self, id: str, user_id: str) -> dict[str, Any] | None:
+        return self.users.get(user_id, {}) if id == "memplane_memory" else None
+
+
+def inside_open_webui(monkeypatch: pytest.MonkeyPatch, functions: OpenWebUIFunctions) -> None:
+    for name in ("open_webui", "open_webui.models"):
+        monkeypatch.setitem(sys.modules, name, ModuleType(name))
+    module = ModuleType("open_webui.models.functions")
+    module.Functions = functions  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "open_webui.models.functions", module)
+
+
+def test_remember_follows_the_users_opt_out_in_the_filter(
+    memplane_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside_open_webui(monkeypatch, OpenWebUIFunctions({"enabled": True}, {USER["id"]: {"enabled": False}}))
+    tools = load_tools(memplane_url)
+    assert call(tools, "remember", fact="I am allergic to peanuts").startswith("Nothing was remembered")
+    assert db.execute("SELECT count(*) FROM memory_entries").fetchone() == (0,)
+    assert call(tools, "remember", user=BOB, fact="I am allergic to peanuts") == "Remembered."
+
+
+def test_a_persona_remembers_and_recalls_in_its_own_space(
+    memplane_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside_open_webui(monkeypatch, OpenWebUIFunctions({"spaces": "pirate-captain"}, {}))
+    tools = load_tools(memplane_url)
+    persona = {"id": "pirate-captain", "owned_by": "ollama", "connection_type": "local"}
+    assert call(tools, "remember", model=persona, fact="my parrot is called Polly") == "Remembered."
+    assert "Polly" not in call(tools, "what_do_you_remember")
+    assert "Polly" in call(tools, "what_do_you_remember", model=persona)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Open WebUI calls the pydantic v1 name
+def test_the_tools_secrets_are_password_fields() -> None:
+    module = ModuleType("tool_memplane")
+    exec(compile(TOOL.read_text(), str(TOOL), "exec"), module.__dict__)  # noqa: S102 - as Open WebUI does
+    spec = module.Tools.Valves.schema()["properties"]
+    assert spec["api_token"]["input"] == {"type": "password"}
+    assert spec["whisk_secret"]["input"] == {"type": "password"}

@@ -1,7 +1,7 @@
 """
 title: memplane memory tools
 author: memplane
-version: 0.3.0
+version: 0.4.0
 license: Apache-2.0
 requirements: httpx
 description: The assistant can say what it remembers about you, remember on purpose, and forget.
@@ -9,10 +9,11 @@ description: The assistant can say what it remembers about you, remember on purp
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from pydantic import BaseModel, Field
@@ -20,10 +21,13 @@ from pydantic import BaseModel, Field
 log = logging.getLogger("memplane.openwebui.tool")
 # Sent with every call, so memplane can say when this file is older than the server (keep in step with
 # the version above).
-CLIENT = "openwebui-tool/0.3.0"
+CLIENT = "openwebui-tool/0.4.0"
 
 # Every call is about the Open WebUI user who is chatting: the client id comes from __user__, never
 # from the model's arguments, so no prompt can reach another person's memory.
+
+
+_SECRET = {"input": {"type": "password"}}  # Open WebUI shows the valve as a password field
 
 
 class Tools:
@@ -32,17 +36,27 @@ class Tools:
         cleanup_url: str = Field(
             "http://127.0.0.1:8080/cleanup", description="memplane cleanup URL (forget and export)."
         )
-        api_token: str = Field("", description="MEMPLANE_API_TOKEN, sent as a bearer token.")
+        api_token: str = Field(
+            "", description="MEMPLANE_API_TOKEN, sent as a bearer token.", json_schema_extra=_SECRET
+        )
         whisk_secret: str = Field(
             "",
             description="DigitalOcean webSecure secret (MEMPLANE_WEB_SECRET), sent as X-Require-Whisk-Auth.",
+            json_schema_extra=_SECRET,
         )
         timeout: float = Field(10.0, description="Seconds to wait for memplane.")
+        filter_id: str = Field(
+            "memplane_memory",
+            description="The id of the memplane filter in Open WebUI (Admin Panel > Functions): the Tool "
+            "follows its switches, each user's opt-out and its memory spaces.",
+        )
 
     def __init__(self) -> None:
         self.valves = self.Valves()
 
-    async def what_do_you_remember(self, __user__: dict[str, Any] | None = None) -> str:
+    async def what_do_you_remember(
+        self, __user__: dict[str, Any] | None = None, __model__: dict[str, Any] | None = None
+    ) -> str:
         """
         List what long-term memory holds about the user: profile, facts and recent conversations.
         Use it when the user asks what you remember or know about them.
@@ -50,7 +64,9 @@ class Tools:
         user_id = _user_id(__user__)
         if user_id is None:
             return "I can't tell who you are, so I can't look up your memory."
-        reply = await _call(self.valves, self.valves.cleanup_url, {"export": {"client_id": user_id}})
+        switches = await _switches(self.valves.filter_id, user_id, __model__)
+        export = {"client_id": user_id, **switches.space}
+        reply = await _call(self.valves, self.valves.cleanup_url, {"export": export})
         if reply.get("error", {}).get("code") == "client_not_found":
             return "I don't remember anything about you yet."
         if "error" in reply:
@@ -58,18 +74,29 @@ class Tools:
         return _summary(reply)
 
     async def remember(
-        self, fact: str, __user__: dict[str, Any] | None = None, __metadata__: dict[str, Any] | None = None
+        self,
+        fact: str,
+        __user__: dict[str, Any] | None = None,
+        __metadata__: dict[str, Any] | None = None,
+        __model__: dict[str, Any] | None = None,
     ) -> str:
         """
         Remember something about the user on purpose, for future chats.
         :param fact: What to remember, as one sentence in the user's words, e.g. "I am allergic to peanuts".
         """
         user_id = _user_id(__user__)
-        if user_id is None or not fact.strip():
+        if user_id is None or not isinstance(fact, str) or not fact.strip():
             return "Nothing was remembered: I need you to be signed in and to tell me what to remember."
+        switches = await _switches(self.valves.filter_id, user_id, __model__)
+        if not switches.remembers:
+            return (
+                "Nothing was remembered: memory is switched off for you "
+                "(your Valves in the chat controls, or the administrator's)."
+            )
         metadata = __metadata__ or {}
         payload = {
             "client_id": user_id,
+            **switches.space,
             "chat_id": metadata.get("chat_id"),
             "conversation": [{"role": "user", "content": f"Please remember that {fact.strip()}"}],
             "response": "I will remember that.",
@@ -85,6 +112,7 @@ class Tools:
         key: str,
         __user__: dict[str, Any] | None = None,
         __event_call__: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
+        __model__: dict[str, Any] | None = None,
     ) -> str:
         """
         Forget one fact about the user, with its history. Call what_do_you_remember first to find its key.
@@ -93,8 +121,10 @@ class Tools:
         """
         if not isinstance(key, str) or not key.strip():
             return "Nothing was forgotten: name the fact's key, as what_do_you_remember lists it."
+        switches = await _switches(self.valves.filter_id, _user_id(__user__) or "", __model__)
         question = f'Forget what memory holds under "{key.strip()}", with its history?'
-        return await _forget(self.valves, __user__, __event_call__, question, {"fact_key": key.strip()})
+        scope = {"fact_key": key.strip(), **switches.space}
+        return await _forget(self.valves, __user__, __event_call__, question, scope)
 
     async def forget_this_chat(
         self,
@@ -125,6 +155,34 @@ class Tools:
 
 
 # Helpers live outside Tools: Open WebUI offers every public-looking method of Tools to the model.
+class _Switches(NamedTuple):
+    remembers: bool  # neither the administrator nor the user switched memory off
+    space: dict[str, str]  # {"space": model id} when the model keeps a memory of its own
+
+
+async def _switches(filter_id: str, user_id: str, model: dict[str, Any] | None) -> _Switches:
+    """The memplane filter's switches, read as Open WebUI stores them (its Functions table, valves
+    decrypted): one opt-out and one list of spaces for the filter and the Tool alike. Outside Open
+    WebUI, or with no such filter, nothing is switched off."""
+    try:
+        from open_webui.models.functions import Functions  # type: ignore[import-not-found]
+    except ImportError:
+        return _Switches(True, {})
+    admin = await _maybe_await(Functions.get_function_valves_by_id(filter_id)) or {}
+    mine = await _maybe_await(Functions.get_user_valves_by_id_and_user_id(filter_id, user_id)) or {}
+    remembers = admin.get("enabled", True) is not False and mine.get("enabled", True) is not False
+    spaces = {part.strip() for part in str(admin.get("spaces") or "").split(",") if part.strip()}
+    model = model or {}
+    info = model.get("info") if isinstance(model.get("info"), dict) else {}
+    space = next((i for i in (model.get("id"), info.get("base_model_id")) if i in spaces), None)
+    return _Switches(remembers, {"space": space} if isinstance(space, str) else {})
+
+
+async def _maybe_await(value: Any) -> Any:
+    # Open WebUI's model methods became coroutines in 0.6.3x; earlier ones return the value.
+    return await value if inspect.isawaitable(value) else value
+
+
 async def _forget(
     valves: Tools.Valves,
     user: dict[str, Any] | None,
@@ -202,4 +260,6 @@ def _summary(reply: dict[str, Any]) -> str:
     chunks = len(reply.get("chunks") or [])
     more = " (and more)" if reply.get("next_cursor") else ""
     lines.append(f"Messages remembered: {chunks}{more}.")
+    if reply.get("spaces"):
+        lines.append(f"Models with a memory of their own: {', '.join(map(str, reply['spaces']))}.")
     return "\n".join(lines)

@@ -321,7 +321,12 @@ CREATE TABLE public.client_profiles (
     email text,
     tags text[] DEFAULT '{}'::text[] NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    space_of text GENERATED ALWAYS AS (
+CASE
+    WHEN (strpos(id, chr(31)) > 0) THEN split_part(id, chr(31), 1)
+    ELSE NULL::text
+END) STORED
 );
 
 --
@@ -697,6 +702,12 @@ CREATE INDEX cleanup_runs_completed ON public.cleanup_runs USING btree (finished
 --
 
 CREATE INDEX cleanup_runs_started ON public.cleanup_runs USING btree (started_at DESC);
+
+--
+-- Name: client_profiles_space_of; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX client_profiles_space_of ON public.client_profiles USING btree (space_of) WHERE (space_of IS NOT NULL);
 
 --
 -- Name: episodes_client_chat; Type: INDEX; Schema: public; Owner: -

@@ -93,7 +93,10 @@ SITE = Path("virtualenv/lib/python3.11/site-packages")
 _DEPLOYER_SKIPS = (".ignore", "build.sh", "build.cmd", "__deployer__.zip", ".gitignore", ".DS_Store")
 _DEPLOYER_SKIP_PARTS = (".nimbella", ".deployed", "_tmp_", ".#")
 
-_EXCLUDED = shutil.ignore_patterns("__pycache__", "*.pyc", "bundle.py", "envfile.py")
+# What only the command line runs: the bundle itself and the importer from Open WebUI.
+_EXCLUDED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "bundle.py", "envfile.py", "openwebui_import.py", "openwebui.py", "importing.py"
+)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # An environment line of project.yml that only passes one setting through: `  NAME: "${NAME}"`.
 _PASS_THROUGH = re.compile(r'^\s+([A-Za-z_][A-Za-z0-9_]*):\s*"\$\{\1\}"\s*$')

@@ -56,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     export_cmd = commands.add_parser("export", help="everything memplane holds about one client, as JSON")
     export_cmd.add_argument("--client", required=True, help="the client id to export")
     export_cmd.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    from memplane import openwebui_import  # the command line's alone: the deployed bundle leaves it out
+
+    openwebui_import.add_arguments(
+        commands.add_parser("import", help="bring users' memories and past chats in from Open WebUI")
+    )
     schema_cmd = commands.add_parser(
         "schema", help="today's schema: every migration applied to an empty database, as pg_dump prints it"
     )
@@ -96,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_forget(settings, args)
         if args.command == "export":
             return run_export(settings, args)
+        if args.command == "import":
+            return openwebui_import.run(settings, args)
         if args.command == "schema":
             return run_schema(settings, args.out)
         if args.command == "extractions":

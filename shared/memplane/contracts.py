@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from memplane import spaces
 from memplane.fields import (
     NO_NUL,
     Answer,
@@ -24,6 +25,7 @@ from memplane.fields import (
     OneClient,
     Query,
     ShortText,
+    SpaceName,
     Timestamp,
     at_most_one,
     check_storable,
@@ -115,6 +117,7 @@ class MessageIn(_In):
 
 class WritebackRequest(_In):
     client_id: ClientId
+    space: SpaceName | None = None
     conversation: list[MessageIn] = Field(default_factory=list, max_length=2000)
     response: Answer
     message_id: ShortText | None = None
@@ -122,14 +125,25 @@ class WritebackRequest(_In):
     timestamp: Timestamp | None = None
     profile: ProfileIn | None = None
 
+    @property
+    def memory_key(self) -> str:
+        """The key this request's memory is kept under: the client's, or its space's."""
+        return spaces.key_of(self.client_id, self.space)
+
 
 class AssembleRequest(_In):
     client_id: ClientId
+    space: SpaceName | None = None
     query: Query
     limit: int = Field(8, ge=1, le=50)
     timestamp: Timestamp | None = None
     profile: ProfileIn | None = None
     context_tokens: int | None = Field(None, ge=50, le=32_000)
+
+    @property
+    def memory_key(self) -> str:
+        """The key this request's memory is kept under: the client's, or its space's."""
+        return spaces.key_of(self.client_id, self.space)
 
 
 _SCOPES = ("fact_key", "chat_id", "message_ids", "everything")
@@ -156,6 +170,8 @@ class ForgetIn(_In):
     model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": [n]} for n in _SCOPES]})
 
     client_id: OneClient
+    # Left out: the client's own memory and every space of it. Given: that space alone.
+    space: SpaceName | None = None
     fact_key: _ScopeText = None
     chat_id: _ScopeText = None
     message_ids: _ScopeIds = None
@@ -187,6 +203,10 @@ class ForgetIn(_In):
         return self
 
     @property
+    def memory_key(self) -> str:
+        return spaces.key_of(self.client_id, self.space)
+
+    @property
     def scope(self) -> str:
         if self.fact_key is not None:
             return "fact"
@@ -197,7 +217,12 @@ class ForgetIn(_In):
 
 class ExportIn(_In):
     client_id: OneClient
+    space: SpaceName | None = None
     cursor: Cursor | None = None
+
+    @property
+    def memory_key(self) -> str:
+        return spaces.key_of(self.client_id, self.space)
 
 
 class CleanupRequest(_In):
@@ -316,6 +341,9 @@ class ExportResponse(_Out):
     """One page of everything memplane holds about a client; follow ``next_cursor`` until null."""
 
     client_id: str
+    space: str | None = None
+    # The client's memory spaces, on the first page of its shared memory: export each with `space`.
+    spaces: list[str] = Field(default_factory=list)
     profile: ProfileOut | None
     facts: list[dict[str, Any]] = Field(default_factory=list)
     episodes: list[dict[str, Any]] = Field(default_factory=list)

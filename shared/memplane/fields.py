@@ -48,7 +48,36 @@ NonBlank = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
     _text_schema(_NOT_BLANK, minLength=1, maxLength=255),
 ]
-ClientId = NonBlank
+
+
+def _no_space_mark(value: str) -> str:
+    if "\x1f" in value:
+        raise ValueError("contains U+001F, which memplane keeps to mark memory spaces; remove it")
+    return value
+
+
+# A client id or a space name: together they key a memory (memplane.spaces), so neither holds U+001F.
+_MEMORY_NAME = "^[^\\u0000\\u001f]*[^\\s\\u0000\\u001f][^\\u0000\\u001f]*$"
+MemoryName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(_no_space_mark),
+    _text_schema(_MEMORY_NAME, minLength=1, maxLength=255),
+]
+ClientId = MemoryName
+SpaceName = Annotated[
+    MemoryName,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": _MEMORY_NAME,
+            "description": "a memory space of the client's own (for one model or persona); "
+            "left out, the client's shared memory",
+        }
+    ),
+]
 
 
 # Free text that must say something: a question (bounded), an answer.
@@ -70,14 +99,14 @@ def _one_client(value: str) -> str:
 
 
 OneClient = Annotated[
-    NonBlank,
+    MemoryName,
     AfterValidator(_one_client),
     WithJsonSchema(
         {
             "type": "string",
             "minLength": 1,
             "maxLength": 255,
-            "pattern": _NOT_BLANK,
+            "pattern": _MEMORY_NAME,
             "not": {"pattern": "^\\s*[*%?]+\\s*$"},
             "description": "one client; wildcards are refused",
         }

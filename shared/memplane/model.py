@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["user", "assistant", "system", "tool"]
 Vector = list[float]
@@ -232,3 +232,39 @@ class Execution:
     error_code: str | None = None
     degraded: tuple[str, ...] = field(default=())
     action: str | None = None  # forget:<scope> or export: what kind of call, never its subject
+
+
+# A chat platform's history, as ``memplane import`` reads it (adapters/openwebui.py).
+@dataclass(frozen=True)
+class PastUser:
+    id: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class PastMessage:
+    id: str
+    role: str
+    content: Any  # a string, or a list of parts
+    timestamp: float | None
+    author_id: str | None  # who wrote a user message (another user, in a chat shared to continue)
+
+
+@dataclass(frozen=True)
+class PastChat:
+    id: str
+    user_id: str
+    title: str
+    updated_at: int
+    messages: list[PastMessage]
+
+
+@dataclass(frozen=True)
+class SavedMemory:
+    """A memory a user saved in the platform's own memory feature."""
+
+    id: str
+    user_id: str
+    content: str
+    created_at: int

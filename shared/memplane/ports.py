@@ -24,8 +24,11 @@ from memplane.model import (
     NewChunk,
     NewEpisode,
     OwedExtraction,
+    PastChat,
+    PastUser,
     Profile,
     ProfileUpdate,
+    SavedMemory,
     Turn,
     Vector,
 )
@@ -140,6 +143,10 @@ class Erasure(Protocol):
         ...
 
     def set_summary(self, episode_id: str, summary: str) -> None: ...
+
+    def spaces_of(self, client_id: str) -> list[str]:
+        """The memory keys of the client's spaces (memplane.spaces), in name order."""
+        ...
 
     def export_rows(
         self, client_id: str, section: str, after: str | None, limit: int
@@ -284,3 +291,18 @@ class MemoryStore(Protocol):
         ...
 
     def vacuum(self) -> None: ...
+
+
+class ChatSource(Protocol):
+    """A chat platform's history, read for ``memplane import`` (Open WebUI's API)."""
+
+    def version(self) -> str: ...
+    def users(self) -> list[PastUser]: ...
+    def chat_ids(self, user_id: str) -> Iterator[tuple[str, int]]:
+        """The user's chats, newest first: id and last update (epoch seconds)."""
+        ...
+
+    def chat(self, chat_id: str) -> PastChat: ...
+    def saved_memories(self, database: str | None) -> list[SavedMemory]:
+        """Every user's saved memories (from ``database`` when given)."""
+        ...

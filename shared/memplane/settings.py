@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     text_language: str = Field("auto", validation_alias="MEMPLANE_TEXT_LANGUAGE")
 
     # How to reach Infisical, when secrets are kept there (README, "Secrets").
+    # `memplane import openwebui`: the Open WebUI to read, and an admin's API key for it.
+    openwebui_url: str | None = Field(None, validation_alias="OPENWEBUI_URL")
+    openwebui_api_key: SecretStr | None = Field(None, validation_alias="OPENWEBUI_API_KEY")
     infisical_client_id: str | None = Field(None, validation_alias="INFISICAL_CLIENT_ID")
     infisical_client_secret: SecretStr | None = Field(None, validation_alias="INFISICAL_CLIENT_SECRET")
     infisical_project_id: str | None = Field(None, validation_alias="INFISICAL_PROJECT_ID")

@@ -8,6 +8,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from memplane import spaces
 from memplane.contracts import (
     AssembleRequest,
     AssembleResponse,
@@ -50,14 +51,14 @@ def assemble(
     vector_weight = policy.offline_vector_weight if embedder.offline else policy.vector_weight
     vector_side: Future[_VectorSide] | None = None
     if vector_weight > 0:
-        query = (req.client_id, req.query, as_of, now, policy.search_pool)
+        query = (req.memory_key, req.query, as_of, now, policy.search_pool)
         vector_side = workers().submit(_vector_side, embedder, index, fallback, query)
     budget_ms = deadline.budget_ms(policy.statement_timeout_ms)
     with store.session(budget_ms) as s:
         profile = _profile(s, req)
-        facts = s.current_facts(req.client_id, as_of, policy.facts_in_context)
+        facts = s.current_facts(req.memory_key, as_of, policy.facts_in_context)
         by_text = s.keyword_search(
-            req.client_id,
+            req.memory_key,
             req.query,
             as_of,
             policy.search_pool,
@@ -66,7 +67,7 @@ def assemble(
             policy.keyword_budget,
             configuration(req.query, policy.text_language),
         )
-        episodes = s.recent_episodes(req.client_id, as_of, policy.episodes_in_context)
+        episodes = s.recent_episodes(req.memory_key, as_of, policy.episodes_in_context)
         ready = time.perf_counter()
         pending = vector_side is not None and not vector_side.done()
         if not pending:
@@ -100,7 +101,7 @@ def _response(
 ) -> AssembleResponse:
     return AssembleResponse(
         profile=ProfileOut(
-            client_id=profile.client_id,
+            client_id=spaces.client_of(profile.client_id),
             full_name=profile.full_name,
             email=profile.email,
             tags=list(profile.tags),
@@ -137,10 +138,10 @@ def _hits(
     policy: Policy,
     vector_weight: float,
 ) -> list[Hit]:
-    by_vector = s.chunks(req.client_id, side.nearest, as_of) if side.nearest else []
+    by_vector = s.chunks(req.memory_key, side.nearest, as_of) if side.nearest else []
     return rank(
         [(by_text, 1.0), (by_vector, vector_weight)],
-        lambda ids: s.neighbours(req.client_id, ids, as_of),
+        lambda ids: s.neighbours(req.memory_key, ids, as_of),
         limit=req.limit,
         neighbour_weight=policy.neighbour_weight,
     )
@@ -148,10 +149,11 @@ def _hits(
 
 def _profile(s: MemoryWrites, req: AssembleRequest) -> Profile:
     if req.profile is not None:
-        return s.upsert_profile(req.client_id, profile_update(req.profile))
-    found = s.get_profile(req.client_id)
+        return s.upsert_profile(req.memory_key, profile_update(req.profile))
+    found = s.get_profile(req.memory_key)
     if found is None:
-        raise ClientNotFound(f"no memory for client_id '{req.client_id}'; send a profile to create it")
+        where = f" in space '{req.space}'" if req.space is not None else ""
+        raise ClientNotFound(f"no memory for client_id '{req.client_id}'{where}; send a profile to create it")
     return found
 
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from memplane.contracts import ForgetIn, ForgetResponse
 from memplane.deadline import NONE, Deadline
 from memplane.errors import VectorIndexFailed
-from memplane.model import ForgetScope
+from memplane.model import Erased, ForgetScope
 from memplane.policy import Policy
 from memplane.ports import ExtractionLog, Extractor, MemoryStore, VectorIndex
 from memplane.text import summarize
@@ -39,21 +39,30 @@ def forget(
 ) -> ForgetResponse:
     started = time.perf_counter()
     ids = tuple(req.message_ids) if req.message_ids is not None else None
-    scope = ForgetScope(req.client_id, fact_key=req.fact_key, chat_id=req.chat_id, message_ids=ids)
+    erased: dict[str, Erased] = {}
     with store.session(deadline.budget_ms(policy.cleanup_statement_timeout_ms)) as s:
-        erased = s.forget(scope)
-        for episode in erased.reopened:  # in the same transaction: no summary outlives its message
-            s.set_summary(episode.episode_id, summarize(episode.turns))
+        # Without a space, the client's own memory and every space of it; with one, that space alone.
+        keys = [req.client_id, *s.spaces_of(req.client_id)] if req.space is None else [req.memory_key]
+        for key in keys:
+            scope = ForgetScope(key, fact_key=req.fact_key, chat_id=req.chat_id, message_ids=ids)
+            erased[key] = s.forget(scope)
+            for episode in erased[key].reopened:  # in the same transaction: no summary outlives its message
+                s.set_summary(episode.episode_id, summarize(episode.turns))
     notes = Degradation()
-    removed = _unindex(store, index, req.client_id, erased.chunk_ids, policy, notes)
+    removed = sum(_unindex(store, index, key, e.chunk_ids, policy, notes) for key, e in erased.items())
     # What the remaining messages of a reopened exchange teach, found again (or owed to cleanup).
     keep_s = policy.forget_reserve_after_extraction_s
-    extract_all(store, extractor, extractions, erased.reopened, policy, notes, deadline, keep_s)
+    reopened = [episode for e in erased.values() for episode in e.reopened]
+    extract_all(store, extractor, extractions, reopened, policy, notes, deadline, keep_s)
+    counts: dict[str, int] = {}
+    for e in erased.values():
+        for table, n in e.counts.items():
+            counts[table] = counts.get(table, 0) + n
     return ForgetResponse(
         scope=req.scope,
-        deleted=erased.counts,
+        deleted=counts,
         index_deleted=removed if index.separate else 0,
-        index_pending=len(erased.chunk_ids) - removed,
+        index_pending=sum(len(e.chunk_ids) for e in erased.values()) - removed,
         execution_time_ms=round((time.perf_counter() - started) * 1000, 2),
         degraded=notes.degraded,
         warnings=notes.warnings,

@@ -71,7 +71,7 @@ def writeback(
     vectors = _embed(embedder, texts, notes, deadline, policy.writeback_reserve_after_embedding_s)
     stored = _store(store, index, req, new, pieces, vectors, extraction, notes, at, now, policy, deadline)
     # Only after the commit: the index never holds a point that Postgres could still roll back.
-    index_new(store, index, req.client_id, stored.points, policy, notes)
+    index_new(store, index, req.memory_key, stored.points, policy, notes)
     return WritebackResponse(
         episode_id=stored.episode_id,
         facts_upserted=stored.facts,
@@ -102,13 +102,13 @@ def _what_is_known(
     deadline: Deadline,
 ) -> _Known:
     with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
-        keys = s.known_turn_keys(req.client_id, [t.key for t in turns])
+        keys = s.known_turn_keys(req.memory_key, [t.key for t in turns])
         shown = policy.known_facts_for_extraction
         return _Known(
             keys=keys,
-            forgotten_at=s.forgotten_at(req.client_id, req.chat_id),
-            episode_id=s.find_episode(req.client_id, turns[-1].key),
-            facts=s.current_facts(req.client_id, at, shown) if len(keys) < len(turns) else [],
+            forgotten_at=s.forgotten_at(req.memory_key, req.chat_id),
+            episode_id=s.find_episode(req.memory_key, turns[-1].key),
+            facts=s.current_facts(req.memory_key, at, shown) if len(keys) < len(turns) else [],
         )
 
 
@@ -138,11 +138,11 @@ def _store(
     answer_key = new[-1].key
     expires_at = now + policy.memory_ttl if policy.memory_ttl is not None else None
     with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
-        s.upsert_profile(req.client_id, profile_update(req.profile))
+        s.upsert_profile(req.memory_key, profile_update(req.profile))
         written, points = s.insert_chunks(
             [
                 NewChunk(
-                    client_id=req.client_id,
+                    client_id=req.memory_key,
                     turn_key=turn.key,
                     chunk_index=i,
                     role=turn.role,
@@ -161,7 +161,7 @@ def _store(
             s.queue_for_index([p.id for p in points])  # dequeued once the index has them
         episode_id, created = s.insert_episode(
             NewEpisode(
-                client_id=req.client_id,
+                client_id=req.memory_key,
                 dedupe_key=answer_key,
                 chat_id=req.chat_id,
                 summary=extraction.summary,
@@ -174,10 +174,10 @@ def _store(
         )
         # Only the writer that created the episode records its facts, so a concurrent replay
         # cannot count them twice.
-        upserted = record_facts(s, req.client_id, extraction, at, episode_id) if created else 0
+        upserted = record_facts(s, req.memory_key, extraction, at, episode_id) if created else 0
         if req.chat_id:
             s.touch_working_state(
-                req.client_id,
+                req.memory_key,
                 req.chat_id,
                 {"last_message_key": answer_key, "last_exchange_at": at.isoformat()},
                 now + policy.working_state_ttl,

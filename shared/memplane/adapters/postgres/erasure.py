@@ -78,6 +78,8 @@ FORGET_CLIENT = (
 
 FORGET_FACT = (Step("DELETE FROM memory_facts WHERE client_id = %(c)s AND key = %(key)s", "facts"),)
 
+SPACES_OF = "SELECT id FROM client_profiles WHERE space_of = %s ORDER BY id"
+
 _CHAT_EPISODES = "SELECT id FROM episodes WHERE client_id = %(c)s AND chat_id = %(chat)s"
 
 FORGET_CHAT = (
@@ -191,6 +193,9 @@ class Erasure(SessionPart):
         reopened = returned["reopened"]
         owed = self._owed(OWED_BY_EPISODE, (reopened,)) if reopened else []
         return Erased(counts, returned["chunks"], owed)
+
+    def spaces_of(self, client_id: str) -> list[str]:
+        return [str(key) for key in self._values(SPACES_OF, (client_id,))]
 
     def set_summary(self, episode_id: str, summary: str) -> None:
         self._conn.execute(SET_SUMMARY, (summary, episode_id))

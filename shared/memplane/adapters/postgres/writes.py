@@ -8,6 +8,7 @@ from datetime import datetime
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from memplane import spaces
 from memplane.adapters.postgres.session import (
     SessionPart,
     as_vector,
@@ -40,8 +41,10 @@ RETURNING id, full_name, email, tags
 KNOWN_TURNS = "SELECT turn_key FROM stored_turns WHERE client_id = %s AND turn_key = ANY(%s)"
 
 # When the client, or this chat of it, was last forgotten: messages dated before then are not stored.
+# A space's memory is also forgotten by its client's tombstones (a forget without a space).
 FORGOTTEN_AT = """
-SELECT max(forgotten_at) FROM forgotten WHERE client_id = %s AND chat_id IN ('', coalesce(%s, ''))
+SELECT max(forgotten_at) FROM forgotten
+WHERE client_id = ANY(%s::text[]) AND chat_id IN ('', coalesce(%s, ''))
 """
 
 CLAIM_TURNS = """
@@ -112,7 +115,8 @@ class Writes(SessionPart):
         return set(self._values(KNOWN_TURNS, (client_id, list(keys))))
 
     def forgotten_at(self, client_id: str, chat_id: str | None) -> datetime | None:
-        forgotten: list[datetime | None] = self._values(FORGOTTEN_AT, (client_id, chat_id))
+        keys = sorted({client_id, spaces.client_of(client_id)})
+        forgotten: list[datetime | None] = self._values(FORGOTTEN_AT, (keys, chat_id))
         return forgotten[0] if forgotten else None
 
     def claim_turns(self, client_id: str, keys: Sequence[str]) -> set[str]:
