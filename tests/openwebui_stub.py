@@ -27,6 +27,11 @@ class OpenWebUIData:
     chats: list[dict[str, Any]] = field(default_factory=list)  # as ChatResponse, history inside
     memories: list[dict[str, Any]] = field(default_factory=list)  # rows of the memory table
     requests: list[str] = field(default_factory=list)
+    # The models Open WebUI lists (/api/models); a local connection unless a test says otherwise.
+    models: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"id": "llama3", "owned_by": "ollama", "connection_type": "local"}]
+    )
+    filter_valves: dict[str, Any] | None = None  # the memplane filter's valves; None: not installed
 
     def add_chat(self, chat_id: str, user_id: str, turns: list[tuple[str, str, float]], **extra: Any) -> None:
         """A linear chat: (role, content, timestamp) per message, each the child of the one before."""
@@ -54,7 +59,10 @@ class OpenWebUIData:
                 "title": chat_id,
                 "updated_at": updated,
                 "created_at": updated,
-                "chat": {"history": {"messages": messages, "currentId": parent}, "models": ["llama3"]},
+                "chat": {
+                    "history": {"messages": messages, "currentId": parent},
+                    "models": [extra.get("model", "llama3")],
+                },
                 "archived": False,
                 "pinned": False,
                 "meta": {},
@@ -115,6 +123,13 @@ def serve_openwebui(data: OpenWebUIData) -> Iterator[str]:
                 if found is None:
                     return self._json(401, {"detail": "We could not find what you're looking for :/"})
                 return self._json(200, found)
+            if url.path == "/api/models":
+                return self._json(200, {"data": data.models})
+            valves = re.fullmatch(r"/api/v1/functions/id/([^/]+)/valves", url.path)
+            if valves:
+                if data.filter_valves is None:
+                    return self._json(404, {"detail": "We could not find what you're looking for :/"})
+                return self._json(200, data.filter_valves)
             if url.path == "/api/v1/utils/db/download":
                 with tempfile.TemporaryDirectory() as tmp:
                     path = Path(tmp) / "webui.db"

@@ -210,3 +210,46 @@ def test_the_command_prints_what_it_imported(tmp_path: Path, db_url: str) -> Non
     assert done.returncode == 0, done.stderr
     alice = next(line for line in done.stdout.splitlines() if line.startswith("u-alice"))
     assert alice.split()[1:5] == ["1", "2", "2", "6"]
+
+
+def test_chats_are_imported_as_the_filter_would_have_saved_them(
+    container: Container, client: FlaskClient, db: psycopg.Connection[Any]
+) -> None:
+    # The filter's valves in Open WebUI decide, as for a live turn: a denied model's chat and a cloud
+    # model's chat are left out, a persona's goes into its own space.
+    data = history()
+    data.models += [
+        {"id": "gpt-4o", "owned_by": "openai", "connection_type": "external"},
+        {"id": "pirate", "owned_by": "ollama", "connection_type": "local"},
+        {"id": "secret-llm", "owned_by": "ollama", "connection_type": "local"},
+    ]
+    data.filter_valves = {"denied_models": "secret-llm", "spaces": "pirate"}
+    data.add_chat(
+        "chat-cloud",
+        "u-bob",
+        [("user", "My PIN is 1234.", JUNE), ("assistant", "Ok.", JUNE + 1)],
+        model="gpt-4o",
+    )
+    data.add_chat(
+        "chat-secret",
+        "u-bob",
+        [("user", "I hid the key.", JUNE), ("assistant", "Ok.", JUNE + 1)],
+        model="secret-llm",
+    )
+    data.add_chat(
+        "chat-sea",
+        "u-bob",
+        [("user", "My parrot is Polly.", JUNE), ("assistant", "Arr!", JUNE + 1)],
+        model="pirate",
+    )
+    with serve_openwebui(data) as url:
+        report = run(url, container, chats=True, users=frozenset({"u-bob"}))
+    assert report.users["u-bob"].not_fed == 2
+    chats = {
+        row[0] for row in db.execute("SELECT DISTINCT chat_id FROM memory_entries WHERE chat_id IS NOT NULL")
+    }
+    assert chats == {"chat-bob", "chat-sea"}
+    status, pirate = post(client, "/cleanup", {"export": {"client_id": "u-bob", "space": "pirate"}})
+    assert status == 200
+    assert any("Polly" in c["content"] for c in pirate["chunks"])
+    assert "Polly" not in recalled(client, "u-bob", "what is my parrot called?")

@@ -249,6 +249,7 @@ class PastMessage:
     content: Any  # a string, or a list of parts
     timestamp: float | None
     author_id: str | None  # who wrote a user message (another user, in a chat shared to continue)
+    model: str | None = None  # the model that wrote an answer
 
 
 @dataclass(frozen=True)

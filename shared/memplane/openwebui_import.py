@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Open WebUI's own database (a webui.db path or a postgresql:// URL), to read saved memories "
         "when its file cannot be downloaded (Open WebUI on PostgreSQL)",
     )
+    parser.add_argument(
+        "--filter-id",
+        default="memplane_memory",
+        help="the memplane filter's id in Open WebUI, whose valves say which models' chats feed memory",
+    )
     parser.add_argument("--dry-run", action="store_true", help="count what would be imported; write nothing")
 
 
@@ -54,6 +59,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         memories=not args.no_memories,
         dry_run=args.dry_run,
         memory_database=args.openwebui_db,
+        filter_id=args.filter_id,
     )
     source = OpenWebUI(url, key)
     c = wiring.build(settings)
@@ -70,17 +76,21 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         c.close()
     verb = "would import" if args.dry_run else "imported"
     print(f"Open WebUI {report.version} at {url}: {verb}")
-    print(f"{'user':<38} {'memories':>8} {'chats':>6} {'turns':>6} {'stored':>7} {'facts':>6} {'others':>6}")
+    print(
+        f"{'user':<38} {'memories':>8} {'chats':>6} {'turns':>6} {'stored':>7} {'facts':>6} {'others':>6} "
+        f"{'not fed':>7}"
+    )
     for user_id, n in report.users.items():
         print(
             f"{user_id:<38} {n.memories:>8} {n.chats:>6} {n.exchanges:>6} {n.messages_stored:>7} "
-            f"{n.facts:>6} {n.not_theirs:>6}"
+            f"{n.facts:>6} {n.not_theirs:>6} {n.not_fed:>7}"
         )
     if not report.users:
         print("(no user matched)", file=sys.stderr)
     print(
         "stored: messages written now (0 for what an earlier run already imported); others: messages "
-        "by another user in a shared chat, never imported as the owner's"
+        "by another user in a shared chat, never imported as the owner's; not fed: answers of models "
+        "whose chats the memplane filter does not save (its valves in Open WebUI)"
     )
     return 0
 

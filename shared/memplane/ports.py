@@ -306,3 +306,11 @@ class ChatSource(Protocol):
     def saved_memories(self, database: str | None) -> list[SavedMemory]:
         """Every user's saved memories (from ``database`` when given)."""
         ...
+
+    def memory_valves(self, filter_id: str) -> dict[str, Any]:
+        """The memplane filter's valves as the admin set them ({} when it is not installed)."""
+        ...
+
+    def models(self) -> dict[str, dict[str, Any]]:
+        """The platform's models by id, with what it says of each (its connection, its base model)."""
+        ...

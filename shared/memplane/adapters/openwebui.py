@@ -82,7 +82,7 @@ class OpenWebUI:
             user_id=str(found["user_id"]),
             title=str(found.get("title") or ""),
             updated_at=int(found.get("updated_at") or 0),
-            messages=[_message(m) for m in thread if m.get("role") in _ROLES and m.get("id")],
+            messages=[_message(m, body) for m in thread if m.get("role") in _ROLES and m.get("id")],
         )
 
     def saved_memories(self, database: str | None) -> list[SavedMemory]:
@@ -105,6 +105,22 @@ class OpenWebUI:
                     for block in response.iter_bytes():
                         out.write(block)
             return _memories_in_sqlite(path)
+
+    def memory_valves(self, filter_id: str) -> dict[str, Any]:
+        try:
+            found = self._get(f"/api/v1/functions/id/{filter_id}/valves")
+        except OpenWebUIError as exc:
+            if "does not know" in exc.message:  # 404: no such filter installed
+                return {}
+            raise
+        return found if isinstance(found, dict) else {}
+
+    def models(self) -> dict[str, dict[str, Any]]:
+        found = self._get("/api/models")
+        rows = found.get("data") if isinstance(found, dict) else None
+        if not isinstance(rows, list):
+            raise self._unknown("/api/models")
+        return {str(m["id"]): m for m in rows if isinstance(m, dict) and m.get("id")}
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         try:
@@ -156,7 +172,7 @@ def _thread(by_id: dict[str, Any], current: Any) -> list[dict[str, Any]]:
     return thread[::-1]
 
 
-def _message(m: dict[str, Any]) -> PastMessage:
+def _message(m: dict[str, Any], chat: dict[str, Any]) -> PastMessage:
     stamp = m.get("timestamp")
     user = m.get("user")
     author = m.get("user_id") or (user.get("id") if isinstance(user, dict) else None)
@@ -166,6 +182,7 @@ def _message(m: dict[str, Any]) -> PastMessage:
         content=m.get("content"),
         timestamp=float(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else None,
         author_id=str(author) if author else None,
+        model=str(m.get("model") or next(iter(chat.get("models") or []), "") or "") or None,
     )
 
 

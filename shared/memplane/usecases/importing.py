@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from memplane.contracts import MessageIn, ProfileIn, WritebackRequest, WritebackResponse
 from memplane.model import PastChat, PastUser, SavedMemory
@@ -31,6 +32,41 @@ class ImportChoice:
     memories: bool = True
     dry_run: bool = False
     memory_database: str | None = None  # Open WebUI's own database, when its file cannot be downloaded
+    filter_id: str = "memplane_memory"  # whose valves say which models feed memory
+
+
+@dataclass(frozen=True)
+class MemoryRules:
+    """Which models' chats feed memory, and which keep a space of their own: the memplane filter's
+    valves, applied to a past chat as the filter applies them to a live turn (its defaults when it is
+    not installed yet: then chats with models on external connections are left out)."""
+
+    valves: dict[str, Any]
+    models: dict[str, dict[str, Any]]
+
+    def _ids(self, name: str) -> set[str]:
+        return {p.strip() for p in str(self.valves.get(name) or "").split(",") if p.strip()}
+
+    def feeds(self, model_id: str | None) -> tuple[bool, str | None]:
+        """Whether an answer of ``model_id`` is saved, and in which space."""
+        if self.valves.get("enabled") is False or not model_id:
+            return False, None
+        model = self.models.get(model_id) or {}
+        info: dict[str, Any] = model["info"] if isinstance(model.get("info"), dict) else {}
+        order = [i for i in (model_id, info.get("base_model_id")) if isinstance(i, str) and i]
+        ids = set(order)
+        if ids & self._ids("denied_models") or ids & self._ids("recall_only_models"):
+            return False, None
+        allowed = self._ids("models")
+        listed = ids & (allowed | self._ids("save_only_models"))
+        if allowed and not listed:
+            return False, None
+        kind = model.get("connection_type")
+        local = kind == "local" if kind is not None else model.get("owned_by") == "ollama"
+        if not listed and not self.valves.get("external_models") and not local:
+            return False, None
+        spaces = self._ids("spaces")
+        return True, next((i for i in order if i in spaces), None)
 
 
 @dataclass
@@ -43,6 +79,7 @@ class Imported:
     messages_stored: int = 0
     facts: int = 0
     not_theirs: int = 0  # messages by another user in a shared chat: never imported as this user's
+    not_fed: int = 0  # answers of models that do not feed memory (the filter's valves)
 
 
 @dataclass
@@ -59,6 +96,7 @@ def import_openwebui(
     source: ChatSource, choice: ImportChoice, write: Write, progress: Progress | None = None
 ) -> ImportReport:
     report = ImportReport(version=source.version())
+    rules = MemoryRules(source.memory_valves(choice.filter_id), source.models() if choice.chats else {})
     users = [u for u in source.users() if not choice.users or {u.id, u.email} & choice.users]
     saved: dict[str, list[SavedMemory]] = {}
     if choice.memories:
@@ -73,7 +111,7 @@ def import_openwebui(
         if choice.chats:
             for chat in _chats(source, user, choice):
                 counts.chats += 1
-                for request in _exchanges(user, chat, choice, counts):
+                for request in _exchanges(user, chat, choice, rules, counts):
                     counts.exchanges += 1
                     _store(write, request, counts, choice)
         if progress is not None:
@@ -134,7 +172,7 @@ class _Said:
 
 
 def _exchanges(
-    user: PastUser, chat: PastChat, choice: ImportChoice, counts: Imported
+    user: PastUser, chat: PastChat, choice: ImportChoice, rules: MemoryRules, counts: Imported
 ) -> Iterator[WritebackRequest]:
     """Each answer of the chat with the messages before it, as the filter's outlet sends a turn."""
     kept: list[_Said] = []
@@ -144,9 +182,12 @@ def _exchanges(
         when = datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp else None
         now = _Said(message.role, message.id, said(message.content) if theirs else "", when, theirs)
         answers = bool(kept) and kept[-1].role == "user" and bool(kept[-1].text)
-        if now.role == "assistant" and now.text and answers and _within(choice, message.timestamp):
+        feeds, space = rules.feeds(message.model) if now.role == "assistant" else (False, None)
+        counts.not_fed += 1 if now.role == "assistant" and now.text and answers and not feeds else 0
+        if feeds and now.text and answers and _within(choice, message.timestamp):
             yield WritebackRequest(
                 client_id=chat.user_id,
+                space=space,
                 chat_id=chat.id,
                 conversation=[_said_in(s) for s in kept[-HISTORY:] if s.text],
                 response=now.text,
