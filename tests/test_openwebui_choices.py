@@ -226,6 +226,10 @@ def test_open_webuis_own_memory_is_switched_off_where_memplane_remembers(
         )
     )
     assert body["features"] == {"memory": True}
+    # A model whose chats memplane saves (without recalling) learns in memplane only, too.
+    saving = make_filter(memplane_url, save_only_models="llama3")
+    body = asyncio.run(owui(saving.inlet, {**inlet_body("hi"), "features": {"memory": True}}, __user__=USER))
+    assert body["features"] == {"memory": False}
     both = make_filter(memplane_url, keep_builtin_memory=True)
     with caplog.at_level(logging.WARNING, logger="memplane.openwebui"):
         body = asyncio.run(

@@ -118,9 +118,10 @@ class Filter:
         messages = body.get("messages") or []
         query = _last_text(messages, "user")
         use = self._use(__user__, __model__, body)
+        if use.recall or use.save:
+            self._one_memory(body, __model__)
         if not use.recall or __user__ is None or not query:
             return body
-        self._one_memory(body, __model__)
         status = _Status(__event_emitter__ if self._shows_status(__user__) else None)
         await status("Recalling memories…", done=False)
         payload = {
@@ -203,7 +204,8 @@ class Filter:
 
     def _one_memory(self, body: dict[str, Any], model: dict[str, Any] | None) -> None:
         """Open WebUI reads ``features`` after the inlet filters: switching its memory off here keeps its
-        stored memories out of this request, and its memory tools and background review out of this chat."""
+        stored memories out of this request, and its memory tools and background review out of this chat.
+        Done wherever memplane recalls or saves, so that one memory answers and one learns."""
         features = body.get("features")
         if not isinstance(features, dict) or not features.get("memory"):
             return
