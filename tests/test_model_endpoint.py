@@ -64,6 +64,29 @@ def test_writeback_and_assemble_through_an_openai_compatible_endpoint(
     assert all(b["dimensions"] == TEST_DIM for b in embed_calls)
 
 
+def test_an_e5_style_embedder_gets_its_query_and_passage_marks(
+    build_container: Callable[..., Container], openai_stub: OpenAIStub
+) -> None:
+    # e5 models want "query: " before a question and "passage: " before a stored text (bge: an
+    # instruction before questions only); memplane marks each side as configured.
+    container = build_container(
+        embedder="openai",
+        openai_base_url=openai_stub.base_url,
+        embedding_model="intfloat/e5-small-v2",
+        embedding_query_prefix="query: ",
+        embedding_document_prefix="passage: ",
+    )
+    client = client_for(container)
+    assert post(client, "/writeback", exchange())[0] == 200
+    stored = [b["input"] for p, b in openai_stub.behaviour.requests if p == "/v1/embeddings"]
+    assert stored
+    assert all(text.startswith("passage: ") for batch in stored for text in batch)
+    openai_stub.behaviour.requests.clear()
+    assert post(client, "/assemble", {"client_id": "alice", "query": "Where do I live?"})[0] == 200
+    asked = [b["input"] for p, b in openai_stub.behaviour.requests if p == "/v1/embeddings"]
+    assert asked == [["query: Where do I live?"]]
+
+
 def test_a_reply_that_does_not_validate_is_reported_not_silently_empty(
     build_container: Callable[..., Container], openai_stub: OpenAIStub, db: psycopg.Connection[Any]
 ) -> None:

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     embedding_model: str = Field("text-embedding-3-small", validation_alias="MEMPLANE_EMBEDDING_MODEL")
     # pgvector's HNSW index takes at most 2,000 dimensions for the `vector` type.
     embedding_dim: int = Field(1536, validation_alias="MEMPLANE_EMBEDDING_DIM", ge=8, le=2000)
+    # What some embedding models want in front of a question and of a stored text ("query: " and
+    # "passage: " for the e5 family; an instruction before questions only for bge): empty for OpenAI's.
+    embedding_query_prefix: str = Field(
+        "", validation_alias="MEMPLANE_EMBEDDING_QUERY_PREFIX", max_length=500
+    )
+    embedding_document_prefix: str = Field(
+        "", validation_alias="MEMPLANE_EMBEDDING_DOCUMENT_PREFIX", max_length=500
+    )
     chat_model: str = Field("gpt-4o-mini", validation_alias="MEMPLANE_CHAT_MODEL")
     embedding_timeout_s: float = Field(2.0, validation_alias="MEMPLANE_EMBEDDING_TIMEOUT", gt=0)
     # Assemble's query embedding: one try within this budget, then keyword search alone.

@@ -81,8 +81,12 @@ def build(settings: Settings) -> Container:
         extractions=PostgresExtractionLog(database),
         index=index,
         pgvector=pgvector,
-        embedder=_embedder(settings, settings.embedding_timeout_s, retries=1),
-        query_embedder=_embedder(settings, settings.query_embedding_timeout_s, retries=0),
+        embedder=_embedder(
+            settings, settings.embedding_timeout_s, retries=1, prefix=settings.embedding_document_prefix
+        ),
+        query_embedder=_embedder(
+            settings, settings.query_embedding_timeout_s, retries=0, prefix=settings.embedding_query_prefix
+        ),
         extractor=_extractor(settings),
         policy=policy,
     )
@@ -122,7 +126,7 @@ def separate_index(settings: Settings) -> VectorIndex | None:
     )
 
 
-def _embedder(settings: Settings, timeout_s: float, retries: int) -> Embedder:
+def _embedder(settings: Settings, timeout_s: float, retries: int, prefix: str = "") -> Embedder:
     if settings.embedder_kind == "hash":
         return HashEmbedder(settings.embedding_dim)
     from memplane.adapters import openai_backend  # import openai only when it is used
@@ -130,7 +134,9 @@ def _embedder(settings: Settings, timeout_s: float, retries: int) -> Embedder:
     client = openai_backend.make_client(
         _secret(settings.embedding_key), settings.embedding_url, timeout_s, retries
     )
-    return openai_backend.OpenAIEmbedder(client, settings.embedding_model, settings.embedding_dim)
+    return openai_backend.OpenAIEmbedder(
+        client, settings.embedding_model, settings.embedding_dim, prefix=prefix
+    )
 
 
 def _extractor(settings: Settings) -> Extractor:

@@ -37,19 +37,22 @@ def make_client(
 class OpenAIEmbedder:
     offline = False
 
-    def __init__(self, client: openai.OpenAI, model: str, dim: int) -> None:
+    def __init__(self, client: openai.OpenAI, model: str, dim: int, prefix: str = "") -> None:
         self._client = client
         self.model = model
         self.dim = dim
         self.name = f"openai:{model}"
+        # What the model wants in front of each text it embeds here (a question, or a stored text).
+        self._prefix = prefix
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         if not texts:
             return []
         # Only the text-embedding-3 family accepts `dimensions`; other endpoints may reject it.
         extra = {"dimensions": self.dim} if self.model.startswith("text-embedding-3") else {}
+        marked = [f"{self._prefix}{t}" for t in texts]
         try:
-            reply = self._client.embeddings.create(model=self.model, input=list(texts), **extra)  # type: ignore[arg-type]
+            reply = self._client.embeddings.create(model=self.model, input=marked, **extra)  # type: ignore[arg-type]
         except openai.APIError as exc:
             raise EmbeddingsFailed(f"the embedding endpoint failed: {_describe(exc)}") from exc
         vectors = [item.embedding for item in sorted(reply.data, key=lambda d: d.index)]
