@@ -41,6 +41,11 @@ class Policy:
     # bounds the work of every search. On the scale benchmark's 100,000-chunk client, 1,500 left
     # 97.9% of the exact BM25 top 10 unchanged (in-sample: chosen on that data); 1,000 gave 95.4%.
     keyword_budget: int = 1500
+    # A question that names a period ("on May 3, 2023", "in December 2023", memplane/dates.py) is also
+    # searched among that period's messages: the best keyword candidates before its end (this many),
+    # those inside it ranked again, weighed like the keyword ranking itself (chosen, not tuned).
+    period_pool: int = 300
+    period_weight: float = 1.0
     # How much a message's neighbours in its chat add to its score (see usecases/retrieval.py).
     neighbour_weight: float = 0.5
     # How much vector similarity counts next to keywords (weight 1). On conversational memory BM25 is

@@ -18,6 +18,7 @@ from memplane.contracts import (
     ProfileOut,
     profile_update,
 )
+from memplane.dates import named_period
 from memplane.deadline import NONE, Deadline, workers
 from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, Timeout, VectorIndexFailed
 from memplane.language import configuration
@@ -57,16 +58,7 @@ def assemble(
     with store.session(budget_ms) as s:
         profile = _profile(s, req)
         facts = s.current_facts(req.memory_key, as_of, policy.facts_in_context)
-        by_text = s.keyword_search(
-            req.memory_key,
-            req.query,
-            as_of,
-            policy.search_pool,
-            policy.bm25_k1,
-            policy.bm25_b,
-            policy.keyword_budget,
-            configuration(req.query, policy.text_language),
-        )
+        by_text = _keyword_side(s, req, as_of, policy)
         episodes = s.recent_episodes(req.memory_key, as_of, policy.episodes_in_context)
         ready = time.perf_counter()
         pending = vector_side is not None and not vector_side.done()
@@ -129,10 +121,32 @@ def _response(
     )
 
 
+def _keyword_side(
+    s: MemoryReads, req: AssembleRequest, as_of: datetime, policy: Policy
+) -> list[tuple[list[Hit], float]]:
+    """BM25 over the client's memory; and when the question names a period ("in May 2023"), BM25
+    among the messages of that period too, so that one of them is found among the client's other
+    talk of the same thing."""
+    reading = configuration(req.query, policy.text_language)
+
+    def search(until: datetime, k: int) -> list[Hit]:
+        return s.keyword_search(
+            req.memory_key, req.query, until, k, policy.bm25_k1, policy.bm25_b, policy.keyword_budget, reading
+        )
+
+    rankings = [(search(as_of, policy.search_pool), 1.0)]
+    period = named_period(req.query, as_of)
+    if period is not None and period[0] < as_of:
+        start, end = period
+        inside = [h for h in search(min(end, as_of), policy.period_pool) if h.created_at >= start]
+        rankings.append((inside[: policy.search_pool], policy.period_weight))
+    return rankings
+
+
 def _hits(
     s: MemoryReads,
     req: AssembleRequest,
-    by_text: list[Hit],
+    by_text: list[tuple[list[Hit], float]],
     side: _VectorSide,
     as_of: datetime,
     policy: Policy,
@@ -140,7 +154,7 @@ def _hits(
 ) -> list[Hit]:
     by_vector = s.chunks(req.memory_key, side.nearest, as_of) if side.nearest else []
     return rank(
-        [(by_text, 1.0), (by_vector, vector_weight)],
+        [*by_text, (by_vector, vector_weight)],
         lambda ids: s.neighbours(req.memory_key, ids, as_of),
         limit=req.limit,
         neighbour_weight=policy.neighbour_weight,
