@@ -15,6 +15,7 @@ from tests.test_openwebui_filter import (
     LOCAL_MODEL,
     METADATA,
     USER,
+    closed_port_url,
     inlet_body,
     load_filter_module,
     make_filter,
@@ -126,7 +127,7 @@ def test_a_user_who_hides_the_status_line_sees_none_and_keeps_the_citations(memp
 
 
 def test_memory_that_is_down_is_said_so_and_the_chat_goes_on() -> None:
-    f = make_filter("http://127.0.0.1:9")  # nothing listens there
+    f = make_filter(closed_port_url())
     screen = Screen()
     body = asyncio.run(
         owui(

@@ -57,7 +57,8 @@ class OpenWebUI:
         """The user's chats (archived ones too), newest first: id and last update (epoch seconds)."""
         page = 1
         while True:
-            rows = self._get(f"/api/v1/chats/list/user/{user_id}", params={"page": page})
+            listing = {"page": page, "order_by": "updated_at", "direction": "desc"}
+            rows = self._get(f"/api/v1/chats/list/user/{user_id}", params=listing)
             if not isinstance(rows, list):
                 raise self._unknown("/api/v1/chats/list/user/{id}")
             for row in rows:
