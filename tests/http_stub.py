@@ -15,7 +15,7 @@ class JsonHandler(BaseHTTPRequestHandler):
         )
         return body
 
-    def reply(self, status: int, payload: dict[str, Any]) -> None:
+    def reply(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")

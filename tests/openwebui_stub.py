@@ -4,18 +4,17 @@ cannot install Open WebUI. `make e2e-openwebui` imports from a real one."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import tempfile
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.http_stub import JsonHandler, StubServer
 
 ADMIN_KEY = "sk-owui-admin"
 PAGE = 60  # chats per page of /api/v1/chats/list/user/{id}
@@ -73,7 +72,7 @@ class OpenWebUIData:
 
 
 def _database(memories: list[dict[str, Any]], path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(
             "CREATE TABLE memory (id TEXT PRIMARY KEY, user_id TEXT, type TEXT, path TEXT, content TEXT, "
             "meta JSON, updated_at BIGINT, created_at BIGINT)"
@@ -88,17 +87,17 @@ def _database(memories: list[dict[str, Any]], path: Path) -> None:
 
 @contextmanager
 def serve_openwebui(data: OpenWebUIData) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             url = urlparse(self.path)
             data.requests.append(url.path)
             if url.path == "/api/version":
-                return self._json(200, {"version": "0.12.4", "deployment_id": "test"})
+                return self.reply(200, {"version": "0.12.4", "deployment_id": "test"})
             if self.headers.get("Authorization") != f"Bearer {ADMIN_KEY}":
-                return self._json(401, {"detail": "Your session has expired or the token is invalid."})
+                return self.reply(401, {"detail": "Your session has expired or the token is invalid."})
             if url.path == "/api/v1/users/all":
                 users = [{"role": "user", "bio": None, "groups": [], **u} for u in data.users]
-                return self._json(200, {"users": users, "total": len(users)})
+                return self.reply(200, {"users": users, "total": len(users)})
             listed = re.fullmatch(r"/api/v1/chats/list/user/([^/]+)", url.path)
             if listed:
                 page = int(parse_qs(url.query).get("page", ["1"])[0])
@@ -116,20 +115,25 @@ def serve_openwebui(data: OpenWebUIData) -> Iterator[str]:
                     }
                     for c in own[(page - 1) * PAGE : page * PAGE]
                 ]
-                return self._json(200, rows)
+                return self.reply(200, rows)
             one = re.fullmatch(r"/api/v1/chats/([^/]+)", url.path)
             if one:
                 found = next((c for c in data.chats if c["id"] == one.group(1)), None)
                 if found is None:
-                    return self._json(401, {"detail": "We could not find what you're looking for :/"})
-                return self._json(200, found)
+                    return self.reply(401, {"detail": "We could not find what you're looking for :/"})
+                return self.reply(200, found)
             if url.path == "/api/models":
-                return self._json(200, {"data": data.models})
+                return self.reply(200, {"data": data.models})
+            if url.path == "/api/v1/functions/":
+                installed = (
+                    [] if data.filter_valves is None else [{"id": "memplane_memory", "type": "filter"}]
+                )
+                return self.reply(200, installed)
             valves = re.fullmatch(r"/api/v1/functions/id/([^/]+)/valves", url.path)
             if valves:
-                if data.filter_valves is None:
-                    return self._json(404, {"detail": "We could not find what you're looking for :/"})
-                return self._json(200, data.filter_valves)
+                if data.filter_valves is None:  # as Open WebUI answers for a function it does not have
+                    return self.reply(401, {"detail": "We could not find what you're looking for :/"})
+                return self.reply(200, data.filter_valves)
             if url.path == "/api/v1/utils/db/download":
                 with tempfile.TemporaryDirectory() as tmp:
                     path = Path(tmp) / "webui.db"
@@ -141,22 +145,10 @@ def serve_openwebui(data: OpenWebUIData) -> Iterator[str]:
                 self.end_headers()
                 self.wfile.write(body)
                 return None
-            return self._json(404, {"detail": "Not Found"})
+            return self.reply(404, {"detail": "Not Found"})
 
-        def _json(self, status: int, body: Any) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = StubServer(Handler).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server.url
     finally:
-        server.shutdown()
+        server.stop()

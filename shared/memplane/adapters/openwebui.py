@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -108,12 +109,14 @@ class OpenWebUI:
             return _memories_in_sqlite(path)
 
     def memory_valves(self, filter_id: str) -> dict[str, Any]:
-        try:
-            found = self._get(f"/api/v1/functions/id/{filter_id}/valves")
-        except OpenWebUIError as exc:
-            if "does not know" in exc.message:  # 404: no such filter installed
-                return {}
-            raise
+        # Open WebUI answers the valves of a function it does not have with 401, as it does a wrong
+        # key: ask for the list of functions first.
+        installed = self._get("/api/v1/functions/")
+        if not isinstance(installed, list):
+            raise self._unknown("/api/v1/functions/")
+        if filter_id not in {f.get("id") for f in installed if isinstance(f, dict)}:
+            return {}
+        found = self._get(f"/api/v1/functions/id/{filter_id}/valves")
         return found if isinstance(found, dict) else {}
 
     def models(self) -> dict[str, dict[str, Any]]:
@@ -192,7 +195,7 @@ _MEMORIES = "SELECT id, user_id, content, created_at FROM memory ORDER BY user_i
 
 def _memories_in_sqlite(path: Path) -> list[SavedMemory]:
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             conn.row_factory = sqlite3.Row
             rows = [dict(row) for row in conn.execute(_MEMORIES).fetchall()]
     except sqlite3.Error as exc:
