@@ -69,6 +69,18 @@ _CONTENT = {
 }
 
 
+class _Scoped(_In):
+    """A request about one client's memory, or one of its spaces (memplane.spaces)."""
+
+    client_id: ClientId
+    space: SpaceName | None = None
+
+    @property
+    def memory_key(self) -> str:
+        """The key this request's memory is kept under: the client's, or its space's."""
+        return spaces.key_of(self.client_id, self.space)
+
+
 class ProfileIn(_In):
     full_name: ShortText | None = None
     email: ShortText | None = None
@@ -115,9 +127,7 @@ class MessageIn(_In):
         return "\n".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
 
 
-class WritebackRequest(_In):
-    client_id: ClientId
-    space: SpaceName | None = None
+class WritebackRequest(_Scoped):
     conversation: list[MessageIn] = Field(default_factory=list, max_length=2000)
     response: Answer
     message_id: ShortText | None = None
@@ -125,25 +135,13 @@ class WritebackRequest(_In):
     timestamp: Timestamp | None = None
     profile: ProfileIn | None = None
 
-    @property
-    def memory_key(self) -> str:
-        """The key this request's memory is kept under: the client's, or its space's."""
-        return spaces.key_of(self.client_id, self.space)
 
-
-class AssembleRequest(_In):
-    client_id: ClientId
-    space: SpaceName | None = None
+class AssembleRequest(_Scoped):
     query: Query
     limit: int = Field(8, ge=1, le=50)
     timestamp: Timestamp | None = None
     profile: ProfileIn | None = None
     context_tokens: int | None = Field(None, ge=50, le=32_000)
-
-    @property
-    def memory_key(self) -> str:
-        """The key this request's memory is kept under: the client's, or its space's."""
-        return spaces.key_of(self.client_id, self.space)
 
 
 _SCOPES = ("fact_key", "chat_id", "message_ids", "everything")
@@ -160,7 +158,7 @@ _ScopeAll = Annotated[
 ]
 
 
-class ForgetIn(_In):
+class ForgetIn(_Scoped):
     """Erase one client's memory: one fact key, one chat, some messages, or ``everything: true``.
 
     The scope is always said, never implied: a request that names none, or sends one as null (a model
@@ -203,10 +201,6 @@ class ForgetIn(_In):
         return self
 
     @property
-    def memory_key(self) -> str:
-        return spaces.key_of(self.client_id, self.space)
-
-    @property
     def scope(self) -> str:
         if self.fact_key is not None:
             return "fact"
@@ -215,14 +209,9 @@ class ForgetIn(_In):
         return "messages" if self.message_ids is not None else "client"
 
 
-class ExportIn(_In):
+class ExportIn(_Scoped):
     client_id: OneClient
-    space: SpaceName | None = None
     cursor: Cursor | None = None
-
-    @property
-    def memory_key(self) -> str:
-        return spaces.key_of(self.client_id, self.space)
 
 
 class CleanupRequest(_In):
