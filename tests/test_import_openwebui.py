@@ -4,9 +4,10 @@ once, under their owners' ids, with errors that say what to fix."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -65,9 +66,15 @@ def history() -> OpenWebUIData:
     return data
 
 
-def writer(container: Container) -> Any:
+def writer(container: Container) -> Callable[[WritebackRequest], WritebackResponse]:
     """Writeback as the HTTP API runs it."""
-    return lambda request: FUNCTIONS["writeback"].run(request, container, datetime.now(UTC), NONE)
+
+    def write(request: WritebackRequest) -> WritebackResponse:
+        return cast(
+            WritebackResponse, FUNCTIONS["writeback"].run(request, container, datetime.now(UTC), NONE)
+        )
+
+    return write
 
 
 def run(url: str, container: Container, **choice: Any) -> Any:
@@ -144,7 +151,7 @@ def test_an_interrupted_import_resumes_without_duplicates(
         calls[0] += 1
         if calls[0] == 3:
             raise KeyboardInterrupt  # the operator's Ctrl-C, mid-import
-        return write(request)  # type: ignore[no-any-return]
+        return write(request)
 
     with serve_openwebui(history()) as url:
         source = OpenWebUI(url, ADMIN_KEY)

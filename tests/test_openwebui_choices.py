@@ -51,10 +51,15 @@ def stored(db: psycopg.Connection[Any]) -> int:
     return int(db.execute("SELECT count(*) FROM memory_entries").fetchone()[0])  # type: ignore[index]
 
 
+def ask(f: Any, question: str = "Where do I live?", **extra: Any) -> dict[str, Any]:
+    """A user's message through the filter's inlet, as Open WebUI passes it (a local model, Alice)."""
+    offered = {"__user__": USER, "__metadata__": METADATA, **extra}
+    body: dict[str, Any] = asyncio.run(owui(f.inlet, inlet_body(question), **offered))
+    return body
+
+
 def recalls(f: Any, model: dict[str, Any], user: dict[str, Any] = USER) -> bool:
-    body = asyncio.run(
-        owui(f.inlet, inlet_body("Where do I live?"), __user__=user, __metadata__=METADATA, __model__=model)
-    )
+    body = ask(f, __user__=user, __model__=model)
     return "<memplane-memory-" in str(body["messages"][0]["content"])
 
 
@@ -80,15 +85,7 @@ def test_recall_and_save_are_shown_as_status_lines_and_citations(memplane_url: s
     ]
 
     screen = Screen()
-    body = asyncio.run(
-        owui(
-            f.inlet,
-            inlet_body("Where do I live?"),
-            __user__=USER,
-            __metadata__=METADATA,
-            __event_emitter__=screen,
-        )
-    )
+    body = ask(f, __event_emitter__=screen)
     statuses = screen.of("status")
     assert statuses[0] == {"description": "Recalling memories…", "done": False, "hidden": False}
     assert statuses[-1]["done"] is True
@@ -111,15 +108,7 @@ def test_a_user_who_hides_the_status_line_sees_none_and_keeps_the_citations(memp
     asyncio.run(owui(f.outlet, outlet_body(), __user__=USER))
     quiet = {**USER, "valves": f.UserValves(show_status=False)}
     screen = Screen()
-    asyncio.run(
-        owui(
-            f.inlet,
-            inlet_body("Where do I live?"),
-            __user__=quiet,
-            __metadata__=METADATA,
-            __event_emitter__=screen,
-        )
-    )
+    ask(f, __user__=quiet, __event_emitter__=screen)
     assert screen.of("status") == []
     assert screen.of("source")
     asyncio.run(owui(f.outlet, outlet_body(), __user__=quiet, __event_emitter__=screen))
@@ -129,15 +118,7 @@ def test_a_user_who_hides_the_status_line_sees_none_and_keeps_the_citations(memp
 def test_memory_that_is_down_is_said_so_and_the_chat_goes_on() -> None:
     f = make_filter(closed_port_url())
     screen = Screen()
-    body = asyncio.run(
-        owui(
-            f.inlet,
-            inlet_body("Where do I live?"),
-            __user__=USER,
-            __metadata__=METADATA,
-            __event_emitter__=screen,
-        )
-    )
+    body = ask(f, __event_emitter__=screen)
     assert body == inlet_body("Where do I live?")
     assert screen.of("status")[-1]["description"] == "Memory is unavailable; answering without it"
 
@@ -148,15 +129,7 @@ def test_a_closed_tab_never_fails_the_chat(memplane_url: str) -> None:
 
     f = make_filter(memplane_url)
     asyncio.run(owui(f.outlet, outlet_body(), __user__=USER, __event_emitter__=gone))
-    body = asyncio.run(
-        owui(
-            f.inlet,
-            inlet_body("Where do I live?"),
-            __user__=USER,
-            __metadata__=METADATA,
-            __event_emitter__=gone,
-        )
-    )
+    body = ask(f, __event_emitter__=gone)
     assert "Lisbon" in body["messages"][0]["content"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, date, datetime
+from typing import cast
 
 from memplane import wiring
 from memplane.errors import ConfigurationError
@@ -39,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from memplane.adapters.openwebui import OpenWebUI
+    from memplane.contracts import WritebackRequest, WritebackResponse
     from memplane.deadline import NONE
     from memplane.platform.routes import FUNCTIONS
     from memplane.progress import ProgressBar
@@ -63,14 +65,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     )
     source = OpenWebUI(url, key)
     c = wiring.build(settings)
+
+    def write(request: WritebackRequest) -> WritebackResponse:
+        # The same writeback as a live turn's, with no platform deadline: an import takes its time.
+        return cast(WritebackResponse, FUNCTIONS["writeback"].run(request, c, datetime.now(UTC), NONE))
+
     try:
-        report = import_openwebui(
-            source,
-            choice,
-            # The same writeback as a live turn's, with no platform deadline: an import takes its time.
-            lambda request: FUNCTIONS["writeback"].run(request, c, datetime.now(UTC), NONE),  # type: ignore[arg-type,return-value]
-            ProgressBar(),
-        )
+        report = import_openwebui(source, choice, write, ProgressBar())
     finally:
         source.close()
         c.close()
