@@ -403,12 +403,7 @@ def run(
     dialogs = [e for e in tab.seen if e.get("event") == "confirmation"]
     check("the user was asked to confirm", len(dialogs) == 1, dialogs)
     check("confirmed forget", "Forgotten" in forgot["answer"]["content"], forgot["answer"]["content"][:200])
-    status = httpx.post(
-        f"{memplane_url}/cleanup",
-        json={"export": {"client_id": alice_id}},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=30,
-    ).status_code
+    status = _memplane(memplane_url, "/cleanup", {"export": {"client_id": alice_id}}).status_code
     check("nothing left after the forget", status == 404, status)
 
 
@@ -419,24 +414,18 @@ def _embedded_postgres_url(data_dir: Path) -> str:
     return embedded_postgres.start(data_dir)  # memplane serve's server, reused
 
 
+def _memplane(memplane_url: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    return httpx.post(f"{memplane_url}{path}", json=body, headers=headers, timeout=30)
+
+
 def _export(memplane_url: str, client_id: str) -> dict[str, Any]:
-    r = httpx.post(
-        f"{memplane_url}/cleanup",
-        json={"export": {"client_id": client_id}},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=30,
-    )
-    return dict(r.json())
+    return dict(_memplane(memplane_url, "/cleanup", {"export": {"client_id": client_id}}).json())
 
 
 def _assemble(memplane_url: str, client_id: str, query: str) -> str:
-    r = httpx.post(
-        f"{memplane_url}/assemble",
-        json={"client_id": client_id, "query": query, "limit": 20},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=30,
-    )
-    return str(r.json())
+    body = {"client_id": client_id, "query": query, "limit": 20}
+    return str(_memplane(memplane_url, "/assemble", body).json())
 
 
 def _import(url: str, key: str, memplane_env: dict[str, str], user_id: str, database: str) -> dict[str, Any]:
