@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
 
 LOCOMO ?= ../shared/eval/locomo-dev.json
+# memplane's own second development set (bench/memplane_bench/dialogues.py writes it; in-sample)
+DIALOGUES ?= bench/memplane_bench/data/dialogues.json
 BENCH := .venv-bench
 
 .PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets \
@@ -39,15 +41,17 @@ pytest: install
 	$(BIN)/pytest
 
 ## eval: retrieval figures with the offline defaults (throwaway services, their own Postgres): LoCoMo
-## with and without chat ids, and memplane's multilingual set
+## with and without chat ids, memplane's own dialogues, and memplane's multilingual set
 eval: install
 	$(BIN)/memplane-bench eval locomo --data $(LOCOMO) --out bench-locomo-offline.json
+	$(BIN)/memplane-bench eval locomo --data $(DIALOGUES) --out bench-dialogues-offline.json
 	$(BIN)/memplane-bench eval locomo --data $(LOCOMO) --no-chat-ids --out bench-locomo-offline-no-chat-ids.json
 	$(BIN)/memplane-bench eval multilingual --out bench-multilingual-offline.json
 
 ## eval-minilm: the same with all-MiniLM-L6-v2 served locally behind the OpenAI-compatible API
 eval-minilm: install bench-env
 	bench/eval_minilm.sh $(LOCOMO) bench-locomo-minilm.json
+	bench/eval_minilm.sh $(DIALOGUES) bench-dialogues-minilm.json
 
 ## bench: end-to-end latency of each function over HTTP against its SLA (a throwaway service)
 bench: install

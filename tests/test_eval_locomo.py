@@ -112,3 +112,16 @@ def test_the_eval_command_end_to_end(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert figures["overall"]["any@10"] == 1.0
     assert figures["skipped_evidence_ids"] == 2
+
+
+def test_memplane_dialogues_are_what_their_generator_writes() -> None:
+    """The committed second development set is regenerated whenever its generator changes, and every
+    question points at turns that exist."""
+    from memplane_bench import dialogues
+
+    samples = dialogues.generate()
+    assert json.loads(dialogues.DATA.read_text(encoding="utf-8")) == samples
+    replay = locomo.build_replay(samples, "d-")
+    assert len(replay.questions) == sum(len(s["qa"]) for s in samples) >= 150
+    assert replay.skipped_evidence == replay.skipped_questions == 0
+    assert {q.category for q in replay.questions} == {1, 2, 3, 4}

@@ -467,7 +467,8 @@ CREATE TABLE public.memory_postings (
     tf smallint NOT NULL,
     dl smallint NOT NULL,
     created_at timestamp with time zone NOT NULL
-);
+)
+WITH (autovacuum_vacuum_insert_threshold='10000', autovacuum_vacuum_insert_scale_factor='0.005');
 
 --
 -- Name: memplane_meta; Type: TABLE; Schema: public; Owner: -
