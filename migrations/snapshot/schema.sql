@@ -723,12 +723,6 @@ CREATE INDEX episodes_client_chat ON public.episodes USING btree (client_id, cha
 CREATE INDEX episodes_client_created ON public.episodes USING btree (client_id, created_at DESC);
 
 --
--- Name: episodes_embedding; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX episodes_embedding ON public.episodes USING hnsw (embedding public.vector_cosine_ops);
-
---
 -- Name: episodes_extraction_given_up; Type: INDEX; Schema: public; Owner: -
 --
 

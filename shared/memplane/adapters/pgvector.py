@@ -1,7 +1,9 @@
 """pgvector as the vector index: the vectors Postgres already holds, searched with their HNSW index.
 
 There is nothing to upsert, delete or reconcile: a chunk's row is its point. This is the default
-backend, and the fallback that answers whenever a separate index (Qdrant) cannot.
+backend, and the fallback that answers whenever a separate index (Qdrant) cannot. Behind Qdrant,
+Postgres keeps no graph (adapters/postgres/vector_graph.py) and the same query ranks the client's rows
+exactly, found through the client's index: the plan the planner picks when no graph exists.
 """
 
 from __future__ import annotations
