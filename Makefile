@@ -12,7 +12,7 @@ DIALOGUES ?= bench/memplane_bench/data/dialogues.json
 BENCH := .venv-bench
 
 .PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets \
-	bench-backends bench-coldstart bench-scale load fuzz e2e-openwebui
+	bench-backends bench-coldstart bench-scale load fuzz e2e-openwebui debian-packages test-pgbouncer
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "memplane needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -37,8 +37,25 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install debian-packages
 	$(BIN)/pytest
+
+## debian-packages: the real counterparts some tests run against (PgBouncer), from Debian's packages;
+## as root with apt it installs them, elsewhere it says which tests will be skipped
+DEBIAN_PACKAGES := pgbouncer
+debian-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing from Debian's packages:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
+	else echo "not installed:$$missing (Debian packages, needs root): the tests that use them are skipped"; fi
+
+## test-pgbouncer: the whole suite with memplane reaching Postgres through PgBouncer in transaction mode
+test-pgbouncer: install debian-packages
+	MEMPLANE_TEST_PGBOUNCER=1 $(BIN)/pytest
 
 ## eval: retrieval figures with the offline defaults (throwaway services, their own Postgres): LoCoMo
 ## with and without chat ids, memplane's own dialogues, and memplane's multilingual set

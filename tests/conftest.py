@@ -28,6 +28,7 @@ from memplane.platform.digitalocean import respond
 from memplane.platform.functions_framework import create_app
 from memplane.settings import Settings
 from memplane.wiring import Container
+from tests import pgbouncer as pgbouncer_
 from tests.openai_stub import OpenAIStub
 from tests.qdrant_stub import QdrantStub
 
@@ -60,10 +61,29 @@ def new_database(server_url: str) -> Callable[[str], str]:
     return create
 
 
+# `make test-pgbouncer`: the whole suite with memplane reaching its database through a real PgBouncer
+# in transaction mode, as deployed behind a DigitalOcean connection pool.
+THROUGH_PGBOUNCER = os.environ.get("MEMPLANE_TEST_PGBOUNCER") == "1"
+
+
 @pytest.fixture(scope="session")
-def db_url(new_database: Callable[[str], str]) -> str:
+def pgbouncer(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgbouncer_.PgBouncer]:
+    """PgBouncer in front of the session's server. CI installs it (`make test`); a developer machine
+    without Debian's package skips the tests that need it, and says why."""
+    if pgbouncer_.binary() is None and not os.environ.get("CI"):
+        pytest.skip("pgbouncer is not installed: `make test` installs it as root (Debian package pgbouncer)")
+    bouncer = pgbouncer_.start(server_url, tmp_path_factory.mktemp("pgbouncer"))
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def db_url(new_database: Callable[[str], str], request: pytest.FixtureRequest) -> str:
     url = new_database("memplane_test")
     migrations.apply(url, migrations.default_migrations_dir(), TEST_DIM)
+    if THROUGH_PGBOUNCER:
+        bouncer: pgbouncer_.PgBouncer = request.getfixturevalue("pgbouncer")
+        return bouncer.url("memplane_test")
     return url
 
 
@@ -112,6 +132,8 @@ def make_settings(db_url: str, **overrides: Any) -> Settings:
         "openai_api_key": None,
         "openai_base_url": None,
         "db_connect_timeout_s": 2.0,
+        # Behind a transaction-mode pool a prepared statement may meet another server connection.
+        "db_prepared_statements": not THROUGH_PGBOUNCER,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
