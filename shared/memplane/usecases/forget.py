@@ -47,7 +47,7 @@ def forget(
             scope = ForgetScope(key, fact_key=req.fact_key, chat_id=req.chat_id, message_ids=ids)
             erased[key] = s.forget(scope)
             for episode in erased[key].reopened:  # in the same transaction: no summary outlives its message
-                s.set_summary(episode.episode_id, summarize(episode.turns))
+                s.set_summary(key, episode.episode_id, summarize(episode.turns))
     notes = Degradation()
     removed = sum(_unindex(store, index, key, e.chunk_ids, policy, notes) for key, e in erased.items())
     # What the remaining messages of a reopened exchange teach, found again (or owed to cleanup).

@@ -25,7 +25,7 @@ WHERE e.id = ANY(%s::uuid[])
 ORDER BY e.id, m.seq
 """
 
-SET_SUMMARY = "UPDATE episodes SET summary = %s WHERE id = %s"
+SET_SUMMARY = "UPDATE episodes SET summary = %s WHERE client_id = %s AND id = %s"
 
 CLEANUP = """
 SELECT deleted_entries, deleted_state, archived_episodes, deleted_turns, deleted_calls
@@ -197,8 +197,8 @@ class Erasure(SessionPart):
     def spaces_of(self, client_id: str) -> list[str]:
         return [str(key) for key in self._values(SPACES_OF, (client_id,))]
 
-    def set_summary(self, episode_id: str, summary: str) -> None:
-        self._conn.execute(SET_SUMMARY, (summary, episode_id))
+    def set_summary(self, client_id: str, episode_id: str, summary: str) -> None:
+        self._conn.execute(SET_SUMMARY, (summary, client_id, episode_id))
 
     def export_rows(
         self, client_id: str, section: str, after: str | None, limit: int
