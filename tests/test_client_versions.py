@@ -42,7 +42,7 @@ def test_an_older_filter_is_told_to_update(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "header", [None, "openwebui-filter/0.4.0", "openwebui-filter/1.0.0", "curl/8.5.0", "x" * 500]
+    "header", [None, "openwebui-filter/0.5.0", "openwebui-filter/1.0.0", "curl/8.5.0", "x" * 500]
 )
 def test_a_current_integration_or_another_caller_gets_no_warning(
     client: FlaskClient, header: str | None

@@ -32,9 +32,8 @@ def test_every_route_and_request_is_described(client: FlaskClient) -> None:
     def fields(name: str) -> set[str]:
         return set(schemas[name]["properties"])
 
-    assert {"client_id", "space", "query", "limit", "timestamp", "profile", "context_tokens"} == fields(
-        "AssembleRequest"
-    )
+    asked = {"client_id", "space", "query", "limit", "timestamp", "profile", "context_tokens", "read_after"}
+    assert asked == fields("AssembleRequest")
     assert {"forget", "export"} == fields("CleanupRequest")
     assert {"client_id", "space", "fact_key", "chat_id", "message_ids", "everything"} == fields("ForgetIn")
     # What is served has the fields the description promises.

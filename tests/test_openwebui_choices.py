@@ -221,4 +221,4 @@ def test_secrets_are_password_fields_in_the_valves_open_webui_shows() -> None:
     spec = module.Filter.Valves.schema()["properties"]
     assert spec["api_token"]["input"] == {"type": "password"}
     assert spec["whisk_secret"]["input"] == {"type": "password"}
-    assert "version: 0.4.0" in FILTER.read_text()
+    assert "version: 0.5.0" in FILTER.read_text()

@@ -1,7 +1,7 @@
 """
 title: memplane memory
 author: memplane
-version: 0.4.0
+version: 0.5.0
 license: Apache-2.0
 requirements: httpx
 description: Long-term memory across chats, from a memplane service; chats never wait on it past a timeout.
@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 log = logging.getLogger("memplane.openwebui")
 # Sent with every call, so memplane can say when this file is older than the server (keep in step with
 # the version above).
-CLIENT = "openwebui-filter/0.4.0"
+CLIENT = "openwebui-filter/0.5.0"
 
 # The block assemble returns is fenced by these tags (with a nonce since memplane 0.3.0); an earlier
 # turn's block is replaced, not repeated.
@@ -106,6 +106,9 @@ class Filter:
         self.valves = self.Valves()
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Where each user's last saved exchange ends in memplane's database log, when memplane reads a
+        # read-only node: the next recall waits for the node to hold it (or asks the primary).
+        self._read_after: dict[tuple[str, str | None], str] = {}
 
     async def inlet(
         self,
@@ -131,6 +134,8 @@ class Filter:
             "profile": _profile(__user__),
             **({"space": use.space} if use.space else {}),
         }
+        if read_after := self._read_after.get((__user__["id"], use.space)):
+            payload["read_after"] = read_after
         reply = await self._post(self.valves.assemble_url, payload, self.valves.assemble_timeout)
         if reply is None:
             await status("Memory is unavailable; answering without it")
@@ -177,6 +182,8 @@ class Filter:
         if reply is None:
             await status("Memory is unavailable; this exchange was not saved")
         else:
+            if isinstance(reply.get("read_after"), str):
+                self._read_after[(__user__["id"], use.space)] = reply["read_after"]
             await status(_saved(reply))
         return body
 

@@ -21,6 +21,7 @@ from memplane.fields import (
     Answer,
     ClientId,
     Cursor,
+    LogPosition,
     NonBlank,
     OneClient,
     Query,
@@ -142,6 +143,11 @@ class AssembleRequest(_Scoped):
     timestamp: Timestamp | None = None
     profile: ProfileIn | None = None
     context_tokens: int | None = Field(None, ge=50, le=32_000)
+    read_after: LogPosition | None = Field(
+        None,
+        description="the `read_after` of this client's last writeback: a read-only node answers only "
+        "once it holds that write, so what the user just said is in the answer",
+    )
 
 
 _SCOPES = ("fact_key", "chat_id", "message_ids", "everything")
@@ -252,6 +258,8 @@ class WritebackResponse(_Out):
     facts_upserted: int
     chunks_written: int
     execution_time_ms: float
+    # Set when assemble reads a read-only node: pass it as the next assemble's `read_after`.
+    read_after: str | None = None
     degraded: list[str] = Field(default_factory=list)
     warnings: list[WarningOut] = Field(default_factory=list)
 
@@ -293,6 +301,8 @@ class AssembleResponse(_Out):
     context: str
     execution_time_ms: float
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    # "replica" when a read-only node answered, "primary" otherwise.
+    read_from: Literal["primary", "replica"] = "primary"
     degraded: list[str] = Field(default_factory=list)
     warnings: list[WarningOut] = Field(default_factory=list)
 

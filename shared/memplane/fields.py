@@ -39,6 +39,10 @@ def check_storable(value: Any, depth: int = 0) -> None:
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+# A position in the primary's write-ahead log, as writeback reports it ("0/3A1B2C8").
+_LOG_POSITION = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"
+LogPosition = Annotated[str, StringConstraints(pattern=_LOG_POSITION), _text_schema(_LOG_POSITION)]
+
 # Names and ids: trimmed, at most 255 characters (the schema bounds the text as sent).
 ShortText = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=255), _text_schema(maxLength=255)

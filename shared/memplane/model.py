@@ -26,6 +26,14 @@ class ProfileUpdate:
     email: str | None = None
     tags: tuple[str, ...] | None = None
 
+    def changes(self, current: Profile) -> bool:
+        """Whether applying this update to ``current`` would change anything."""
+        return not (
+            self.full_name in (None, current.full_name)
+            and self.email in (None, current.email)
+            and (self.tags is None or tuple(self.tags) == current.tags)
+        )
+
 
 @dataclass(frozen=True)
 class Turn:

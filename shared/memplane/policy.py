@@ -54,6 +54,9 @@ class Policy:
     # not searched at all.
     vector_weight: float = 0.5
     offline_vector_weight: float = 0.0
+    # How long assemble waits for a read-only node to replay the caller's last write before it reads
+    # the primary instead. A healthy replica is milliseconds behind (docs/deploy.md measures it).
+    replica_wait_s: float = 0.25
     # What assemble hands the model besides the ranked messages: current facts and recent episodes.
     facts_in_context: int = 30
     episodes_in_context: int = 3

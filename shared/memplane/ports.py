@@ -291,6 +291,22 @@ class MemoryStore(Protocol):
         ...
 
     def vacuum(self) -> None: ...
+    def log_position(self) -> str:
+        """Where the database's write-ahead log ends now: everything committed so far lies before it."""
+        ...
+
+
+class ReadNode(Protocol):
+    """A read-only copy of the store (a streaming replica), and the vectors it holds."""
+
+    store: MemoryStore
+    vectors: VectorIndex
+
+    def holds(self, position: str, wait_s: float) -> bool:
+        """Whether it has replayed the primary's log up to ``position``, waiting up to ``wait_s``."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class ChatSource(Protocol):

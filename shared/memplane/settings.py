@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
 
     database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
+    # A read-only node (a streaming replica of DATABASE_URL): assemble reads there, everything else and
+    # every write stays on the primary (docs/deploy.md, "A read-only node for assemble").
+    database_read_url: SecretStr | None = Field(None, validation_alias="DATABASE_READ_URL")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     # Chat (fact extraction) and embeddings may use different endpoints and keys, for example chat

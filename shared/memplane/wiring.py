@@ -17,10 +17,19 @@ from pydantic import SecretStr
 from memplane.adapters.hash_embedder import HashEmbedder
 from memplane.adapters.pgvector import PgvectorIndex
 from memplane.adapters.postgres import Database, PostgresCleanupRuns, PostgresExtractionLog, PostgresStore
+from memplane.adapters.postgres.replica import PostgresReadNode
 from memplane.adapters.rules_extractor import RulesExtractor
 from memplane.errors import MemplaneError
 from memplane.policy import Policy
-from memplane.ports import CleanupRunLog, Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
+from memplane.ports import (
+    CleanupRunLog,
+    Embedder,
+    ExtractionLog,
+    Extractor,
+    MemoryStore,
+    ReadNode,
+    VectorIndex,
+)
 from memplane.settings import Settings, load_settings
 
 log = logging.getLogger("memplane")
@@ -43,10 +52,14 @@ class Container:
     # object when pgvector is the configured index).
     index: VectorIndex
     pgvector: VectorIndex
+    # A read-only node for assemble (DATABASE_READ_URL), or None: every read goes to the primary.
+    replica: ReadNode | None = None
 
     def close(self) -> None:
         self.index.close()
         self.database.close()
+        if self.replica is not None:
+            self.replica.close()
 
 
 def database_url(settings: Settings) -> str:
@@ -59,12 +72,7 @@ def database_url(settings: Settings) -> str:
 
 
 def build(settings: Settings) -> Container:
-    database = Database(
-        database_url(settings),
-        pool_size=settings.db_pool_size,
-        connect_timeout_s=settings.db_connect_timeout_s,
-        prepared_statements=settings.db_prepared_statements,
-    )
+    database = _database(settings, database_url(settings))
     policy = policy_of(settings)
     # One statement budget, read once into the policy: the use cases cut it to their deadline, and
     # the adapters apply it to work that has none (a session opened without a budget, a vector search).
@@ -89,6 +97,26 @@ def build(settings: Settings) -> Container:
         ),
         extractor=_extractor(settings),
         policy=policy,
+        replica=_replica(settings, policy),
+    )
+
+
+def _database(settings: Settings, url: str) -> Database:
+    return Database(
+        url,
+        pool_size=settings.db_pool_size,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        prepared_statements=settings.db_prepared_statements,
+    )
+
+
+def _replica(settings: Settings, policy: Policy) -> PostgresReadNode | None:
+    if settings.database_read_url is None:
+        return None
+    db = _database(settings, settings.database_read_url.get_secret_value())
+    budget = policy.statement_timeout_ms
+    return PostgresReadNode(
+        db, PostgresStore(db, statement_timeout_ms=budget), PgvectorIndex(db, statement_timeout_ms=budget)
     )
 
 

@@ -13,7 +13,7 @@ import re
 HEADER = "x-memplane-client"
 # The oldest version of each integration that this server fully serves: raise it with the files in
 # integrations/openwebui/ whenever they must change together (a test holds the two in step).
-EXPECTED: dict[str, str] = {"openwebui-filter": "0.4.0", "openwebui-tool": "0.4.0"}
+EXPECTED: dict[str, str] = {"openwebui-filter": "0.5.0", "openwebui-tool": "0.4.0"}
 
 _CLIENT = re.compile(r"^([a-z][a-z0-9-]{0,40})/(\d{1,4})\.(\d{1,4})\.(\d{1,4})$")
 

@@ -39,6 +39,7 @@ FUNCTIONS: dict[str, Route] = {
             policy=c.policy,
             now=now,
             deadline=deadline,
+            replica=c.replica,
         ),
     ),
     "writeback": Route(
@@ -53,6 +54,7 @@ FUNCTIONS: dict[str, Route] = {
             policy=c.policy,
             now=now,
             deadline=deadline,
+            report_position=c.replica is not None,
         ),
     ),
     "cleanup": Route(

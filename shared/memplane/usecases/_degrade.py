@@ -23,3 +23,9 @@ class Degradation:
         if component not in self.degraded:
             self.degraded.append(component)
         self.warnings.append(WarningOut(code=error.code, message=error.message))
+
+    def merge(self, other: Degradation) -> None:
+        for component in other.degraded:
+            if component not in self.degraded:
+                self.degraded.append(component)
+        self.warnings.extend(other.warnings)

@@ -20,11 +20,18 @@ from memplane.contracts import (
 )
 from memplane.dates import named_period
 from memplane.deadline import NONE, Deadline, workers
-from memplane.errors import ClientNotFound, EmbeddingsFailed, IndexWarmingUp, Timeout, VectorIndexFailed
+from memplane.errors import (
+    ClientNotFound,
+    DatabaseError,
+    EmbeddingsFailed,
+    IndexWarmingUp,
+    Timeout,
+    VectorIndexFailed,
+)
 from memplane.language import configuration
 from memplane.model import Episode, Fact, Hit, Profile, Vector
 from memplane.policy import Policy
-from memplane.ports import Embedder, MemoryReads, MemoryStore, MemoryWrites, VectorIndex
+from memplane.ports import Embedder, MemoryReads, MemoryStore, ReadNode, VectorIndex
 from memplane.usecases._degrade import Degradation
 from memplane.usecases.context import build_context
 from memplane.usecases.retrieval import rank
@@ -40,23 +47,72 @@ def assemble(
     policy: Policy,
     now: datetime,
     deadline: Deadline = NONE,
+    replica: ReadNode | None = None,
 ) -> AssembleResponse:
     """``index`` is searched for vectors; ``fallback`` (pgvector) answers when it cannot.
 
     The query's embedding and vector search run beside the database work that needs neither (profile,
     facts, keyword search, episodes): a remote embedding takes longer than all of that, so it is hidden.
     Near the platform's time limit the answer goes without the vector side rather than not at all.
+    With a read-only node (``replica``), every read goes there once it holds the caller's last write
+    (``read_after``), and the one write assemble may make, a changed profile, goes to ``store``.
     """
     started = time.perf_counter()
     as_of = req.timestamp or now
+    notes = Degradation()
+    reader, pgvector = _reader(req, store, fallback, replica, policy, notes)
+    try:
+        read = _read(req, embedder, index, reader, pgvector, policy, as_of, now, deadline)
+    except DatabaseError as exc:
+        if reader is store:
+            raise
+        notes.record("read_replica", exc)  # the read-only node failed mid-way: the primary answers
+        reader = store
+        read = _read(req, embedder, index, store, fallback, policy, as_of, now, deadline)
+    profile = _profile(store, read.profile, req, deadline.budget_ms(policy.statement_timeout_ms))
+    budget = req.context_tokens or policy.context_token_budget
+    context = build_context(read.facts, read.hits, read.episodes, now=as_of, token_budget=budget)
+    done = time.perf_counter()
+    side = read.side
+    timings = {"embedding": _ms(side.embedding_s), "search": _ms(done - started - read.waited)}
+    notes.merge(side.notes)
+    read_from = "primary" if reader is store else "replica"
+    return _response(
+        profile, read.facts, read.hits, read.episodes, context, _ms(done - started), timings, notes, read_from
+    )
+
+
+@dataclass
+class _Read:
+    profile: Profile | None
+    facts: list[Fact]
+    hits: list[Hit]
+    episodes: list[Episode]
+    side: _VectorSide
+    waited: float  # seconds spent only waiting for the query's embedding
+
+
+def _read(
+    req: AssembleRequest,
+    embedder: Embedder,
+    index: VectorIndex,
+    reader: MemoryStore,
+    pgvector: VectorIndex,
+    policy: Policy,
+    as_of: datetime,
+    now: datetime,
+    deadline: Deadline,
+) -> _Read:
+    """Everything assemble reads, from ``reader`` (and ``pgvector``, the vectors it holds)."""
+    if not index.separate:
+        index = pgvector
     vector_weight = policy.offline_vector_weight if embedder.offline else policy.vector_weight
     vector_side: Future[_VectorSide] | None = None
     if vector_weight > 0:
         query = (req.memory_key, req.query, as_of, now, policy.search_pool)
-        vector_side = workers().submit(_vector_side, embedder, index, fallback, query)
-    budget_ms = deadline.budget_ms(policy.statement_timeout_ms)
-    with store.session(budget_ms) as s:
-        profile = _profile(s, req)
+        vector_side = workers().submit(_vector_side, embedder, index, pgvector, query)
+    with reader.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
+        found = s.get_profile(req.memory_key)
         facts = s.current_facts(req.memory_key, as_of, policy.facts_in_context)
         by_text = _keyword_side(s, req, as_of, policy)
         episodes = s.recent_episodes(req.memory_key, as_of, policy.episodes_in_context)
@@ -65,20 +121,38 @@ def assemble(
         if not pending:
             side = _outcome(vector_side, deadline, policy)
             hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
-    waited = 0.0
-    if pending:
-        # A remote embedder is still answering: wait outside the transaction, so that no pooled
-        # connection sits idle meanwhile, and finish in a second one.
-        side = _outcome(vector_side, deadline, policy)
-        # Time spent only waiting for the embedding is the embedder's, not ours: "search" leaves it out.
-        waited = max(0.0, (side.embedded or time.perf_counter()) - ready)
-        with store.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
-            hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
-    budget = req.context_tokens or policy.context_token_budget
-    context = build_context(facts, hits, episodes, now=as_of, token_budget=budget)
-    done = time.perf_counter()
-    timings = {"embedding": _ms(side.embedding_s), "search": _ms(done - started - waited)}
-    return _response(profile, facts, hits, episodes, context, _ms(done - started), timings, side.notes)
+            return _Read(found, facts, hits, episodes, side, waited=0.0)
+    # A remote embedder is still answering: wait outside the transaction, so that no pooled
+    # connection sits idle meanwhile, and finish in a second one.
+    side = _outcome(vector_side, deadline, policy)
+    # Time spent only waiting for the embedding is the embedder's, not ours: "search" leaves it out.
+    waited = max(0.0, (side.embedded or time.perf_counter()) - ready)
+    with reader.session(deadline.budget_ms(policy.statement_timeout_ms)) as s:
+        hits = _hits(s, req, by_text, side, as_of, policy, vector_weight)
+    return _Read(found, facts, hits, episodes, side, waited)
+
+
+def _reader(
+    req: AssembleRequest,
+    store: MemoryStore,
+    pgvector: VectorIndex,
+    replica: ReadNode | None,
+    policy: Policy,
+    notes: Degradation,
+) -> tuple[MemoryStore, VectorIndex]:
+    """The read-only node when there is one and it holds the caller's last write; else the primary.
+
+    A replica a little behind would answer without the message the user sent a moment ago: waiting a
+    short while for it costs less than reading the primary, which carries every write.
+    """
+    if replica is None:
+        return store, pgvector
+    try:
+        if req.read_after is None or replica.holds(req.read_after, policy.replica_wait_s):
+            return replica.store, replica.vectors
+    except DatabaseError as exc:
+        notes.record("read_replica", exc)  # the primary answers alone; the response says so
+    return store, pgvector
 
 
 def _response(
@@ -90,6 +164,7 @@ def _response(
     took_ms: float,
     timings: dict[str, float],
     notes: Degradation,
+    read_from: str,
 ) -> AssembleResponse:
     return AssembleResponse(
         profile=ProfileOut(
@@ -118,6 +193,7 @@ def _response(
         timings_ms=timings,
         degraded=notes.degraded,
         warnings=notes.warnings,
+        read_from=read_from,
     )
 
 
@@ -161,10 +237,16 @@ def _hits(
     )
 
 
-def _profile(s: MemoryWrites, req: AssembleRequest) -> Profile:
-    if req.profile is not None:
-        return s.upsert_profile(req.memory_key, profile_update(req.profile))
-    found = s.get_profile(req.memory_key)
+def _profile(store: MemoryStore, found: Profile | None, req: AssembleRequest, budget_ms: int) -> Profile:
+    """The client's profile as read, or as written on the primary when the request changes it. A
+    client the reader does not know yet may be one a lagging replica has not seen: the primary says."""
+    update = profile_update(req.profile)
+    if found is not None and not update.changes(found):
+        return found
+    with store.session(budget_ms) as w:
+        if req.profile is not None:
+            return w.upsert_profile(req.memory_key, update)
+        found = w.get_profile(req.memory_key)
     if found is None:
         where = f" in space '{req.space}'" if req.space is not None else ""
         raise ClientNotFound(f"no memory for client_id '{req.client_id}'{where}; send a profile to create it")

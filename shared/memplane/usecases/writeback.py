@@ -14,7 +14,7 @@ from hashlib import sha256
 
 from memplane.contracts import WritebackRequest, WritebackResponse, profile_update
 from memplane.deadline import NONE, Deadline
-from memplane.errors import EmbeddingsFailed, ExtractionFailed, InvalidRequest, Timeout
+from memplane.errors import DatabaseError, EmbeddingsFailed, ExtractionFailed, InvalidRequest, Timeout
 from memplane.language import configuration
 from memplane.model import (
     Extraction,
@@ -47,9 +47,12 @@ def writeback(
     policy: Policy,
     now: datetime,
     deadline: Deadline = NONE,
+    report_position: bool = False,
 ) -> WritebackResponse:
     """Near the platform's time limit a model call is cut short rather than the function killed: the
-    exchange is stored without its facts (cleanup extracts them) or without vectors (cleanup adds them)."""
+    exchange is stored without its facts (cleanup extracts them) or without vectors (cleanup adds them).
+    With ``report_position`` (assemble reads a read-only node) the answer says where this write ends in
+    the primary's log, for the next assemble's ``read_after``."""
     started = time.perf_counter()
     at = req.timestamp or now
     turns = turns_of(req)
@@ -62,6 +65,7 @@ def writeback(
             facts_upserted=0,
             chunks_written=0,
             execution_time_ms=_ms(started),
+            read_after=_position(store) if report_position else None,
         )
 
     notes = Degradation()
@@ -77,6 +81,7 @@ def writeback(
         facts_upserted=stored.facts,
         chunks_written=stored.chunks,
         execution_time_ms=_ms(started),
+        read_after=_position(store) if report_position else None,
         degraded=notes.degraded,
         warnings=notes.warnings,
     )
@@ -261,3 +266,12 @@ def _embed(
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _position(store: MemoryStore) -> str | None:
+    """Where the write just committed ends in the log. Not knowing it loses nothing: the next assemble
+    then reads the read-only node without waiting for it."""
+    try:
+        return store.log_position()
+    except DatabaseError:
+        return None

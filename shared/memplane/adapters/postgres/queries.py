@@ -30,3 +30,6 @@ VACUUMED_TABLES = (
     ("vector_index_deletions", "ANALYZE"),
     ("memory_postings", "ANALYZE"),
 )
+
+# After a commit, the primary's current log position is at or past that commit's record.
+LOG_POSITION = "SELECT pg_current_wal_lsn()::text"

@@ -14,7 +14,6 @@ from memplane.model import (
     Hit,
     OwedExtraction,
     Profile,
-    ProfileUpdate,
     Turn,
     Vector,
 )
@@ -46,14 +45,6 @@ class SessionPart:
             turn = Turn(key=r["turn_key"], role=r["role"], content=r["content"], message_id=r["message_id"])
             episode.turns.append(turn)
         return list(owed.values())
-
-
-def unchanged(current: Profile, update: ProfileUpdate) -> bool:
-    return (
-        update.full_name in (None, current.full_name)
-        and update.email in (None, current.email)
-        and (update.tags is None or tuple(update.tags) == current.tags)
-    )
 
 
 def as_vector(v: Vector | None) -> PgVector | None:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from psycopg.rows import dict_row
 
 from memplane.adapters.postgres import queries as q
-from memplane.adapters.postgres.connection import Database
+from memplane.adapters.postgres.connection import Database, scalar
 from memplane.adapters.postgres.erasure import Erasure
 from memplane.adapters.postgres.index_queue import IndexQueue
 from memplane.adapters.postgres.reads import Reads
@@ -65,6 +65,12 @@ class PostgresStore:
             "pgvector": version,
             "iterative_scan": "true" if iterative_scan(version) else "false",
         }
+
+    def log_position(self) -> str:
+        with self._db.connection() as conn:
+            position = scalar(conn, q.LOG_POSITION)
+            conn.rollback()
+        return str(position)
 
     def vacuum(self) -> None:
         """VACUUM cannot run inside a transaction: borrow a connection and switch it to autocommit."""

@@ -13,7 +13,6 @@ from memplane.adapters.postgres.session import (
     SessionPart,
     as_vector,
     profile_of,
-    unchanged,
 )
 from memplane.model import (
     FactCandidate,
@@ -105,7 +104,7 @@ class Writes(SessionPart):
         # The filter sends the profile with every call: read first, so that an unchanged profile
         # costs a lookup rather than a new row version and a lock on every assemble.
         current = self.get_profile(client_id)
-        if current is not None and unchanged(current, update):
+        if current is not None and not update.changes(current):
             return current
         tags = list(update.tags) if update.tags is not None else None
         rows = self._rows(UPSERT_PROFILE, (client_id, update.full_name, update.email, tags, tags))
