@@ -12,7 +12,7 @@ DIALOGUES ?= bench/memplane_bench/data/dialogues.json
 BENCH := .venv-bench
 
 .PHONY: install run test lint typecheck pytest clean eval eval-minilm bench bench-env bench-secrets \
-	bench-backends bench-coldstart bench-scale load fuzz e2e-openwebui debian-packages test-pgbouncer
+	bench-backends bench-coldstart bench-scale load fuzz e2e-openwebui debian-packages test-pgbouncer bench-capacity bench-replica
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "memplane needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -73,6 +73,15 @@ eval-minilm: install bench-env
 ## bench: end-to-end latency of each function over HTTP against its SLA (a throwaway service)
 bench: install
 	$(BIN)/memplane-bench bench --out bench-latency.json
+
+## bench-capacity: storage per chunk, Postgres work per call and turns a second at saturation, at 384
+## and 1536 dimensions, pgvector, Qdrant, and Qdrant with the graphs memplane kept before 0.5 (docs/scaling.md)
+bench-capacity: install
+	$(BIN)/memplane-bench bench --capacity --data $(LOCOMO) --out bench-capacity.json
+
+## bench-replica: a read-only node's lag right after a writeback, and what assemble makes of it
+bench-replica: install
+	$(BIN)/memplane-bench bench --replica --out bench-replica.json
 
 ## bench-scale: latency as one client's memory grows to 100,000 chunks, each backend, mem0 beside it
 bench-scale: install

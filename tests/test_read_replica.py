@@ -20,7 +20,7 @@ from memplane.adapters import embedded_postgres
 from memplane.adapters.postgres import migrations
 from memplane.platform.functions_framework import create_app
 from memplane.wiring import Container
-from tests import replica as replica_
+from memplane_bench import standby as replica_
 from tests.conftest import TEST_DIM, client_for
 from tests.test_memory import exchange, post
 from tests.test_openwebui_filter import METADATA, USER, inlet_body, make_filter, outlet_body, owui

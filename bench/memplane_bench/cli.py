@@ -7,6 +7,7 @@ It depends on memplane; memplane knows nothing of it.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -37,14 +38,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument(
         "--load", action="store_true", help="memplane serve under many concurrent callers (memory, errors)"
     )
+    bench.add_argument(
+        "--capacity",
+        action="store_true",
+        help="storage per chunk, Postgres work per call, turns a second at saturation (sizing)",
+    )
+    bench.add_argument(
+        "--replica", action="store_true", help="a read-only node's lag as a user meets it after writing"
+    )
+    bench.add_argument("--rounds", type=int, default=300, help="--replica: writebacks, each then asked")
     bench.add_argument("--callers", type=int, default=32, help="--load: concurrent callers")
-    bench.add_argument("--data", type=Path, help="--scale: LoCoMo-format conversations for the text")
+    bench.add_argument(
+        "--capacity-callers", default="16,32,64", help="--capacity: concurrent callers at saturation"
+    )
+    bench.add_argument("--data", type=Path, help="--scale, --capacity: LoCoMo-format conversations")
     bench.add_argument("--points", default="10000,100000", help="--scale: heavy-client sizes")
     bench.add_argument("--million", action="store_true", help="--scale: add the 1,000,000-chunk point")
-    bench.add_argument("--dims", default="384,1536", help="--scale: embedding sizes")
-    bench.add_argument("--backends", default="pgvector,qdrant", help="--scale: vector backends")
+    bench.add_argument("--dims", default="384,1536", help="--scale, --capacity: embedding sizes")
+    bench.add_argument("--backends", default="pgvector,qdrant", help="--scale, --capacity: vector backends")
     bench.add_argument(
-        "--seconds", type=float, help="--scale: 16 concurrent callers this long (10); --load: this long (60)"
+        "--seconds",
+        type=float,
+        help="--scale, --capacity: each saturation run this long (10); --load: this long (60)",
     )
     bench.add_argument(
         "--mem0", action="store_true", help="--scale: mem0 beside memplane (pip install -e '.[bench]')"
@@ -83,6 +98,10 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.scale:
         return run_scale(args)
+    if args.capacity:
+        return run_capacity(args)
+    if args.replica:
+        return run_replica(args)
     if args.load:
         return run_load(args)
     token = args.token or _default_token(settings)
@@ -91,21 +110,40 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_load(args: argparse.Namespace) -> int:
-    import json
-
     from memplane_bench import load
 
     figures = load.run(seconds=args.seconds or 60.0, callers=args.callers)
-    print(load.table(figures))
-    if args.out is not None:
-        args.out.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {args.out}")
+    _report(load.table(figures), figures, args.out)
     return 1 if figures["errors"] else 0
 
 
-def run_scale(args: argparse.Namespace) -> int:
-    import json
+def run_replica(args: argparse.Namespace) -> int:
+    from memplane_bench import replica_lag
 
+    figures = replica_lag.run(args.rounds)
+    _report(replica_lag.table(figures), figures, args.out)
+    return 0
+
+
+def run_capacity(args: argparse.Namespace) -> int:
+    from memplane_bench import capacity
+
+    if args.data is None:
+        print("memplane-bench: --capacity needs --data, a LoCoMo-format JSON file", file=sys.stderr)
+        return 2
+    options = capacity.Options(
+        data=args.data,
+        dims=tuple(int(d) for d in args.dims.split(",")),
+        backends=tuple(args.backends.split(",")),
+        callers=tuple(int(c) for c in args.capacity_callers.split(",")),
+        seconds=args.seconds or 10.0,
+    )
+    results = capacity.run(options)
+    _report(capacity.table(results), results, args.out)
+    return 0
+
+
+def run_scale(args: argparse.Namespace) -> int:
     from memplane_bench import scale
 
     if args.data is None:
@@ -126,10 +164,7 @@ def run_scale(args: argparse.Namespace) -> int:
         mem0_queries=args.mem0_queries,
     )
     results = scale.run(options)
-    print(scale.table(results))
-    if args.out is not None:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"figures written to {args.out}")
+    _report(scale.table(results), results, args.out)
     if args.chart is not None:
         scale.chart(results, args.chart)
         print(f"chart written to {args.chart}")
@@ -156,6 +191,14 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         chat_ids=not args.no_chat_ids,
     )
     return 0
+
+
+def _report(text: str, figures: object, out: Path | None) -> None:
+    """The table on the terminal, and the figures as JSON where asked."""
+    print(text)
+    if out is not None:
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {out}")
 
 
 def _default_token(settings: Settings) -> str | None:

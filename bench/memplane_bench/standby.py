@@ -45,7 +45,7 @@ class Replica:
             conn.execute("SELECT pg_wal_replay_resume()")
 
     def stop(self) -> None:
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - the embedded server's own pg_ctl
             [_bin("pg_ctl"), "-D", str(self.directory), "-m", "fast", "-w", "stop"],
             check=False,
             capture_output=True,
@@ -67,7 +67,7 @@ def start(primary_url: str, workdir: Path) -> Replica:
             folder.chmod(folder.stat().st_mode | 0o055)
     directory = workdir / "replica"
     run = {"check": True, "capture_output": True, "text": True, "timeout": 120, **_as_server_user()}
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - the embedded server's own pg_basebackup
         [_bin("pg_basebackup"), "-h", socket_dir, "-U", "postgres", "-D", str(directory), "-R", "-c", "fast"],
         **run,
     )
@@ -75,7 +75,7 @@ def start(primary_url: str, workdir: Path) -> Replica:
     # copy brought the lock along: the standby's own socket would be refused.
     for lock in directory.glob(".s.PGSQL.*.lock"):
         lock.unlink()
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - the embedded server's own pg_ctl
         [
             _bin("pg_ctl"),
             "-D",
