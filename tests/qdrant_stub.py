@@ -34,13 +34,15 @@ class QdrantStub(StubServer):
     def __init__(self) -> None:
         self.behaviour = QdrantBehaviour()
         self.local = QdrantClient(":memory:")
+        # Local mode has no cluster: the collection's cluster settings as a server would keep them.
+        self.cluster: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
         self.release = threading.Event()  # set to let hanging requests end (at teardown)
         stub = self
 
         class Handler(JsonHandler):
             def _serve(self) -> None:
-                body = self.read_json() if self.command in ("PUT", "POST") else {}
+                body = self.read_json() if self.command in ("PUT", "POST", "PATCH") else {}
                 match = _ROUTE.match(self.path)
                 if match is None:
                     self.reply(200, {"title": "qdrant stand-in", "version": "1.12.0"})
@@ -61,7 +63,7 @@ class QdrantStub(StubServer):
                         meanwhile()
                     self.reply(200, {"result": result, "status": "ok", "time": 0.0})
 
-            do_GET = do_PUT = do_POST = _serve
+            do_GET = do_PUT = do_POST = do_PATCH = _serve
 
         super().__init__(Handler)
 
@@ -84,6 +86,7 @@ class QdrantStub(StubServer):
             ("GET", "/exists"): "exists",
             ("GET", ""): "get",
             ("PUT", ""): "create",
+            ("PATCH", ""): "update",
             ("PUT", "/index"): "index",
             ("PUT", "/points"): "upsert",
             ("POST", "/points/delete"): "delete",
@@ -97,10 +100,18 @@ class QdrantStub(StubServer):
         if operation == "exists":
             return {"exists": local.collection_exists(name)}
         if operation == "get":
-            return local.get_collection(name).model_dump(mode="json")
+            info = local.get_collection(name).model_dump(mode="json")
+            info["config"]["params"].update(self.cluster.get(name, {}))
+            return info
         if operation == "create":
             vectors = models.VectorParams.model_validate(body["vectors"])
             local.create_collection(name, vectors_config=vectors)
+            defaults = {"shard_number": 1, "replication_factor": 1, "write_consistency_factor": 1}
+            self.cluster[name] = {k: body.get(k) or v for k, v in defaults.items()}
+            return True
+        if operation == "update":
+            changed = {k: v for k, v in body.get("params", {}).items() if v is not None}
+            self.cluster.setdefault(name, {}).update(changed)
             return True
         if operation == "index":
             return done  # local mode has no payload indexes

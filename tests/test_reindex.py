@@ -100,3 +100,34 @@ def test_reindex_with_pgvector_says_there_is_nothing_to_do(db_url: str, tmp_path
     done = memplane_cli("reindex", cwd=tmp_path, DATABASE_URL=db_url, MEMPLANE_EMBEDDING_DIM=str(TEST_DIM))
     assert done.returncode == 0, done.stderr
     assert "nothing to rebuild" in done.stdout
+
+
+def test_migrate_spreads_the_collection_over_a_cluster_as_configured(
+    env: dict[str, str], qdrant_server: QdrantStub, tmp_path: Path
+) -> None:
+    cluster = {
+        **env,
+        "MEMPLANE_QDRANT_SHARDS": "6",
+        "MEMPLANE_QDRANT_REPLICATION_FACTOR": "2",
+        "MEMPLANE_QDRANT_WRITE_CONSISTENCY": "2",
+    }
+    done = memplane_cli("migrate", cwd=tmp_path, **cluster)
+    assert done.returncode == 0, done.stderr
+    assert qdrant_server.cluster["memplane"] == {
+        "shard_number": 6,
+        "replication_factor": 2,
+        "write_consistency_factor": 2,
+    }
+
+    # Later: a third copy of each shard, and a shard count a collection cannot change in place.
+    grown = {**cluster, "MEMPLANE_QDRANT_REPLICATION_FACTOR": "3", "MEMPLANE_QDRANT_SHARDS": "12"}
+    again = memplane_cli("migrate", cwd=tmp_path, **grown)
+    assert again.returncode == 0, again.stderr
+    assert qdrant_server.cluster["memplane"]["replication_factor"] == 3
+    assert qdrant_server.cluster["memplane"]["shard_number"] == 6
+    assert "replication_factor set to 3" in again.stdout
+    assert "it has 6 shards, not 12" in again.stdout
+
+    refused = memplane_cli("migrate", cwd=tmp_path, **{**cluster, "MEMPLANE_QDRANT_WRITE_CONSISTENCY": "3"})
+    assert refused.returncode == 2
+    assert "MEMPLANE_QDRANT_WRITE_CONSISTENCY (3) cannot exceed" in refused.stderr

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     )
     qdrant_prefer_grpc: bool = Field(False, validation_alias="QDRANT_PREFER_GRPC")
     qdrant_timeout_s: float = Field(2.0, validation_alias="QDRANT_TIMEOUT", gt=0, le=60)
+    # A Qdrant cluster's collection (docs/scaling.md): shards across nodes, copies of each shard, and
+    # the copies that confirm a write. Unset: Qdrant's defaults, right for one node.
+    qdrant_shards: int | None = Field(None, validation_alias="MEMPLANE_QDRANT_SHARDS", ge=1, le=1000)
+    qdrant_replication_factor: int | None = Field(
+        None, validation_alias="MEMPLANE_QDRANT_REPLICATION_FACTOR", ge=1, le=100
+    )
+    qdrant_write_consistency: int | None = Field(
+        None, validation_alias="MEMPLANE_QDRANT_WRITE_CONSISTENCY", ge=1, le=100
+    )
     # Assemble's vector search in Qdrant: past this, pgvector answers instead.
     vector_search_deadline_s: float = Field(
         0.5, validation_alias="MEMPLANE_VECTOR_SEARCH_DEADLINE", gt=0, le=10
@@ -190,6 +199,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MEMPLANE_EXTRACTOR=openai needs OPENAI_API_KEY or OPENAI_BASE_URL (or the "
                 "MEMPLANE_CHAT_ ones)"
+            )
+        copies, confirm = self.qdrant_replication_factor or 1, self.qdrant_write_consistency
+        if confirm is not None and confirm > copies:
+            raise ValueError(
+                f"MEMPLANE_QDRANT_WRITE_CONSISTENCY ({confirm}) cannot exceed the copies of each shard "
+                f"(MEMPLANE_QDRANT_REPLICATION_FACTOR, {copies}): no write could ever be confirmed"
             )
         if set(self.api_tokens) & set(self.operator_tokens):
             raise ValueError(

@@ -138,7 +138,11 @@ def separate_index(settings: Settings) -> VectorIndex | None:
     """The configured vector index when it is not Postgres itself (Qdrant), else None."""
     if settings.vector_backend != "qdrant":
         return None
-    from memplane.adapters.qdrant import QdrantIndex, QdrantTarget  # qdrant-client itself loads later
+    from memplane.adapters.qdrant import (  # qdrant-client itself loads later
+        QdrantCluster,
+        QdrantIndex,
+        QdrantTarget,
+    )
 
     key = settings.qdrant_api_key
     return QdrantIndex(
@@ -150,6 +154,11 @@ def separate_index(settings: Settings) -> VectorIndex | None:
             local_path=settings.data_dir / "qdrant",
             timeout_s=settings.qdrant_timeout_s,
             search_deadline_s=settings.vector_search_deadline_s,
+            cluster=QdrantCluster(
+                shards=settings.qdrant_shards,
+                replication_factor=settings.qdrant_replication_factor,
+                write_consistency=settings.qdrant_write_consistency,
+            ),
         )
     )
 

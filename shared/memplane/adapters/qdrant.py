@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -32,6 +32,15 @@ _PAGE = 512  # points per upsert or scroll request: well under Qdrant's request 
 
 
 @dataclass(frozen=True)
+class QdrantCluster:
+    """How the collection spreads over a cluster's nodes; None leaves Qdrant's default (one node)."""
+
+    shards: int | None = None
+    replication_factor: int | None = None
+    write_consistency: int | None = None
+
+
+@dataclass(frozen=True)
 class QdrantTarget:
     """Where the collection lives: a server URL, or local mode in ``local_path`` when ``url`` is None."""
 
@@ -42,6 +51,7 @@ class QdrantTarget:
     local_path: Path | None = None
     timeout_s: float = 2.0  # per request to the server
     search_deadline_s: float = 0.5  # assemble's whole vector search, then pgvector answers
+    cluster: QdrantCluster = field(default_factory=QdrantCluster)
 
 
 class QdrantIndex:
@@ -201,8 +211,10 @@ class QdrantIndex:
         self._await(60)
         m = self._models
         name = self._target.collection
+        cluster = self._target.cluster
         if self._call("lookup", 60, lambda c: c.collection_exists(name)):
-            params = self._call("lookup", 60, lambda c: c.get_collection(name)).config.params.vectors
+            config = self._call("lookup", 60, lambda c: c.get_collection(name)).config.params
+            params = config.vectors
             size, distance = getattr(params, "size", None), getattr(params, "distance", None)
             if size != dim or distance != m.Distance.COSINE:
                 raise ConfigurationError(
@@ -211,7 +223,7 @@ class QdrantIndex:
                     f"with distance Cosine (MEMPLANE_EMBEDDING_DIM); use the matching settings, "
                     "or another QDRANT_COLLECTION and `memplane reindex`"
                 )
-            return f"Qdrant collection '{name}' ready ({dim} dimensions, cosine)"
+            return f"Qdrant collection '{name}' ready ({dim} dimensions, cosine){self._spread(config)}"
         self._call(
             "create",
             60,
@@ -221,16 +233,43 @@ class QdrantIndex:
                 # Every search filters on one client: Qdrant builds a graph per tenant (payload_m)
                 # instead of one global graph (m=0) that no query would use.
                 hnsw_config=m.HnswConfigDiff(payload_m=16, m=0),
+                shard_number=cluster.shards,
+                replication_factor=cluster.replication_factor,
+                write_consistency_factor=cluster.write_consistency,
             ),
         )
         tenant = m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True)
-        for field, schema in (
+        for payload_field, schema in (
             ("client_id", tenant),
             ("created_at", m.PayloadSchemaType.FLOAT),
             ("expires_at", m.PayloadSchemaType.FLOAT),
         ):
-            self._call("create", 60, partial(_payload_index, name, field, schema))
+            self._call("create", 60, partial(_payload_index, name, payload_field, schema))
         return f"Qdrant collection '{name}' created ({dim} dimensions, cosine, tenant index on client_id)"
+
+    def _spread(self, config: Any) -> str:
+        """Bring an existing collection's copies and write confirmations to what is configured; say
+        what was done, and that a different shard count cannot be had in place."""
+        wanted, name, said = self._target.cluster, self._target.collection, []
+        change: dict[str, int] = {}
+        for setting, have, want in (
+            ("replication_factor", config.replication_factor, wanted.replication_factor),
+            ("write_consistency_factor", config.write_consistency_factor, wanted.write_consistency),
+        ):
+            if want is not None and have != want:
+                change[setting] = want
+        if change:
+            diff = self._models.CollectionParamsDiff(**change)
+            self._call("update", 60, lambda c: c.update_collection(name, collection_params=diff))
+            said.append(", ".join(f"{k} set to {v}" for k, v in change.items()))
+            if "replication_factor" in change:
+                said.append("existing shards gain their copies when replicated (docs/scaling.md)")
+        if wanted.shards is not None and config.shard_number != wanted.shards:
+            said.append(
+                f"it has {config.shard_number} shards, not {wanted.shards}: the shard count is fixed when a "
+                "collection is created; create one with another QDRANT_COLLECTION and `memplane reindex`"
+            )
+        return "; " + "; ".join(said) if said else ""
 
     def ping(self) -> dict[str, object]:
         info = self._call("health check", 0, lambda c: c.get_collection(self._target.collection))
