@@ -77,7 +77,8 @@ bench: install
 ## bench-capacity: storage per chunk, Postgres work per call and turns a second at saturation, at 384
 ## and 1536 dimensions, pgvector, Qdrant, and Qdrant with the graphs memplane kept before 0.5 (docs/scaling.md)
 bench-capacity: install
-	$(BIN)/memplane-bench bench --capacity --data $(LOCOMO) --out bench-capacity.json
+	$(BIN)/memplane-bench bench --capacity --data $(LOCOMO) --backends pgvector,qdrant,qdrant+graphs \
+		--out bench-capacity.json
 
 ## bench-replica: a read-only node's lag right after a writeback, and what assemble makes of it
 bench-replica: install

@@ -8,7 +8,7 @@ their questions through assemble, and reports:
 - Postgres' work per call: CPU milliseconds of the server's processes, write-ahead log bytes, and
   shared buffers touched (hit + read), each the change over the phase divided by its calls;
 - chat turns a second at saturation (an assemble then a writeback each) with 16, 32 and 64 callers,
-  with the Postgres CPU each turn took.
+  with the Postgres CPU each turn took (pgvector only: Qdrant's local mode is no server).
 
 On one machine the callers, memplane and Postgres share the cores, so turns a second here are a floor
 for one memplane process; what the database alone can carry follows from its CPU time a turn, which
@@ -112,7 +112,10 @@ def _one(samples: list[dict[str, Any]], dim: int, backend: str, options: Options
                 post("/assemble", {"client_id": q.client_id, "query": q.text, "limit": 10})
             asked = _counters(url)
             storage = _storage(url)
-            saturation = [_saturate(post, url, replay, n, options.seconds) for n in options.callers]
+            # Qdrant's local mode scans every point in memplane's own process: its throughput says
+            # nothing of a Qdrant server's, so saturation is measured where Postgres does the search.
+            callers = options.callers if index == "pgvector" else ()
+            saturation = [_saturate(post, url, replay, n, options.seconds) for n in callers]
         return {
             "dim": dim,
             "backend": backend,
