@@ -100,6 +100,11 @@ def test_assemble_reads_the_replica_and_every_write_reaches_the_primary(
     # Writeback and cleanup never touch the replica.
     assert post(client, "/cleanup", {})[0] == 200
 
+    # Health shows the read-only node and how far behind the primary it is.
+    report = client.get("/health").get_json()
+    assert report["read_replica"]["status"] == "ok"
+    assert report["read_replica"]["behind_bytes"] >= 0
+
 
 def test_a_replica_behind_never_hides_what_the_user_just_said(client: FlaskClient, cluster: Cluster) -> None:
     status, before = post(client, "/writeback", said("bo", 1, "I live in Lisbon."))
@@ -150,6 +155,9 @@ def test_a_replica_that_cannot_be_reached_leaves_the_primary_answering(
         assert memory["degraded"] == ["read_replica"]
         assert memory["warnings"][0]["code"] == "database_error"
         assert "Faro" in memory["similar_chunks"][0]["content"]
+    report = client.get("/health").get_json()
+    assert report["status"] == "degraded"
+    assert "read_replica: unreachable, assemble reads the primary" in report["reasons"]
 
 
 def test_open_webui_recalls_what_was_just_said_while_the_replica_lags(

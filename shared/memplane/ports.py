@@ -306,6 +306,10 @@ class ReadNode(Protocol):
         """Whether it has replayed the primary's log up to ``position``, waiting up to ``wait_s``."""
         ...
 
+    def replayed(self) -> str | None:
+        """How far it has replayed the primary's log (None: it is not a replica)."""
+        ...
+
     def close(self) -> None: ...
 
 

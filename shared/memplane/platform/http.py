@@ -283,6 +283,7 @@ def _cached_health(c: Container, deep: bool) -> tuple[bool, dict[str, Any]]:
         now=datetime.now(UTC),
         cleanup_max_age=timedelta(hours=c.settings.cleanup_max_age_hours),
         probe_embedder=deep,
+        replica=c.replica,
     )
     for gone in [k for k, entry in _health_reports.items() if entry[3]() is None]:
         del _health_reports[gone]  # containers closed and collected leave nothing behind

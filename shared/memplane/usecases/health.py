@@ -16,7 +16,15 @@ from typing import Any
 from memplane import __version__
 from memplane.errors import DependencyError, IndexWarmingUp
 from memplane.model import CleanupHistory
-from memplane.ports import CleanupRunLog, Embedder, ExtractionLog, Extractor, MemoryStore, VectorIndex
+from memplane.ports import (
+    CleanupRunLog,
+    Embedder,
+    ExtractionLog,
+    Extractor,
+    MemoryStore,
+    ReadNode,
+    VectorIndex,
+)
 
 
 def health(
@@ -31,6 +39,7 @@ def health(
     now: datetime,
     cleanup_max_age: timedelta,
     probe_embedder: bool = True,
+    replica: ReadNode | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """Return (healthy, report). Postgres down or not migrated is unhealthy; a failing model or index
     is not (pgvector answers for the index). A nightly cleanup that has not completed within
@@ -73,7 +82,10 @@ def health(
         cleanup, overdue = _cleanup(runs, now, cleanup_max_age)
         report["cleanup"] = cleanup
         failing = None if extractor.offline else _extraction(extractions, extractor, report["extractor"])
-        reasons = [reason for reason in (overdue, failing) if reason]
+        lagging = None
+        if replica is not None:
+            report["read_replica"], lagging = _replica(store, replica)
+        reasons = [reason for reason in (overdue, failing, lagging) if reason]
         if reasons:
             report["status"] = "degraded"
             report["reasons"] = reasons
@@ -186,6 +198,23 @@ def _separate_index(store: MemoryStore, index: VectorIndex, pgvector: dict[str, 
         report["pending"] = s.count_unindexed()
     report["fallback"] = pgvector
     return report
+
+
+def _replica(store: MemoryStore, replica: ReadNode) -> tuple[dict[str, Any], str | None]:
+    """The read-only node's state and how many bytes of the primary's log it has yet to replay. Not
+    reachable: assemble reads the primary, so memplane is degraded, not down."""
+    status, replayed = _probe(replica.replayed)
+    if status["status"] != "ok":
+        return status, "read_replica: unreachable, assemble reads the primary"
+    primary, written = _probe(store.log_position)
+    if primary["status"] == "ok" and replayed is not None:
+        status["behind_bytes"] = max(0, _lsn(written) - _lsn(replayed))
+    return status, None
+
+
+def _lsn(position: str) -> int:
+    high, low = position.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
 
 
 def _probe(call: Callable[[], Any]) -> tuple[dict[str, Any], Any]:

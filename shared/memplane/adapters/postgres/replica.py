@@ -18,6 +18,9 @@ from memplane.ports import MemoryStore, VectorIndex
 _HOLDS = "SELECT NOT pg_is_in_recovery() OR coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)"
 
 
+_REPLAYED = "SELECT pg_last_wal_replay_lsn()::text"
+
+
 class PostgresReadNode:
     """``ReadNode`` over a replica's ``Database``, its store and its pgvector index."""
 
@@ -37,6 +40,12 @@ class PostgresReadNode:
                 return caught_up
             time.sleep(pause)
             pause = min(pause * 2, 0.02)
+
+    def replayed(self) -> str | None:
+        with self._db.connection() as conn:
+            position = scalar(conn, _REPLAYED)
+            conn.rollback()
+        return None if position is None else str(position)
 
     def close(self) -> None:
         self._db.close()
