@@ -110,5 +110,6 @@ def test_32_callers_share_the_pools_few_server_connections(
     pools = [p for p in pgbouncer.pools() if p["database"] == "memplane_test"]
     clients_seen = sum(p["cl_active"] + p["cl_waiting"] for p in pools)
     assert clients_seen >= CALLERS  # every instance still holds its client connection to the pool
+    print(f"{CALLERS} callers: at most {max(seen)} server connections, {clients_seen} clients on the pool")
     with psycopg.connect(direct) as conn:
         assert conn.execute("SELECT count(*) FROM memory_entries").fetchone() == (0,)  # each forgot its chat
