@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from memplane.adapters import embedded_postgres
 from memplane.adapters.postgres import migrations
 from memplane.progress import ProgressBar
 from memplane_bench import coldstart, scale_data, scale_measure
+from memplane_bench.stats import percentiles
 
 _OFFLINE = {"MEMPLANE_EMBEDDER": "hash", "MEMPLANE_EXTRACTOR": "rules"}
 
@@ -91,12 +93,19 @@ def _measure(
     options: Options,
 ) -> dict[str, Any]:
     env = _env(url, folder, dim, {**_OFFLINE, "MEMPLANE_VECTOR_BACKEND": backend})
+    # As deployed: with Qdrant, migrate drops Postgres' graph; with pgvector, it builds it again.
+    _cli(env, "migrate")
     if backend == "qdrant":
-        _cli(env, "migrate")
         _cli(env, "reindex")
     heavy = scale_data.HEAVY
     median_client, median_size = _median_tail(clients)
     figures: dict[str, Any] = {"cold_start": coldstart.sample(env, heavy)}
+    if backend == "qdrant":
+        # Qdrant down: Postgres ranks the client's vectors exactly, without a graph.
+        figures["fallback_exact_ms"] = {
+            "heavy": _exact_search_ms(url, dim, heavy, questions[:60]),
+            "median_client": _exact_search_ms(url, dim, median_client, questions[:60]),
+        }
     with scale_measure.served(env) as (post, _):
         figures["assemble_heavy"] = scale_measure.assembles(post, heavy, questions)
         figures["assemble_median_client"] = scale_measure.assembles(post, median_client, questions[:100])
@@ -113,6 +122,28 @@ def _measure(
         if backend == "pgvector":
             figures["cleanup"] = scale_measure.cleanup(post, lambda: _expire(url, heavy, 100_000))
     return figures
+
+
+def _exact_search_ms(url: str, dim: int, client_id: str, questions: list[str]) -> dict[str, float]:
+    """pgvector's search for ``client_id``, as assemble's fallback runs it, timed in this process."""
+    from datetime import UTC, datetime
+
+    from memplane.adapters.hash_embedder import HashEmbedder
+    from memplane.adapters.pgvector import PgvectorIndex
+    from memplane.adapters.postgres import Database
+
+    embedder, db = HashEmbedder(dim), Database(url, pool_size=1)
+    index = PgvectorIndex(db, statement_timeout_ms=30_000)
+    now = datetime.now(UTC)
+    took = []
+    try:
+        for vector in embedder.embed(questions):
+            started = time.perf_counter()
+            index.search(client_id, vector, now, now, 50)
+            took.append((time.perf_counter() - started) * 1000)
+    finally:
+        db.close()
+    return percentiles(took[1:])  # the first warms the cache
 
 
 def _versus_mem0(
@@ -204,6 +235,14 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{f['concurrent']['per_second']:>13.1f} {cleanup:>10} "
                 f"{f['cold_start']['first_response_ms']:>14.0f}"
             )
+            exact = f.get("fallback_exact_ms")
+            if exact:
+                heavy, median = exact["heavy"], exact["median_client"]
+                lines.append(
+                    f"{point['dim']:>5} {point['scale']:>8} {backend:<9} Qdrant down, Postgres exact: "
+                    f"heavy p50/p95 {heavy['p50']:.1f} / {heavy['p95']:.1f} ms, "
+                    f"median client {median['p50']:.1f} / {median['p95']:.1f} ms"
+                )
         for who, m in point.get("mem0", {}).items():
             lines.append(
                 f"{point['dim']:>5} {point['scale']:>8} vs mem0 ({who}): memplane assemble HTTP p95 "
