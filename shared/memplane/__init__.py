@@ -4,5 +4,5 @@ The public surface is the HTTP contract (``memplane.contracts``) and the ``mempl
 modules below are the vendored library the three functions share.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 __all__ = ["__version__"]
