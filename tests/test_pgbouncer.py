@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
+from memplane.adapters.postgres import migrations
 from memplane.wiring import Container
 from tests import pgbouncer as pgbouncer_
 from tests.conftest import client_for
@@ -113,3 +114,19 @@ def test_32_callers_share_the_pools_few_server_connections(
     print(f"{CALLERS} callers: at most {max(seen)} server connections, {clients_seen} clients on the pool")
     with psycopg.connect(direct) as conn:
         assert conn.execute("SELECT count(*) FROM memory_entries").fetchone() == (0,)  # each forgot its chat
+
+
+def test_two_migrate_runs_at_once_through_the_pool_apply_each_migration_once(
+    new_database: Callable[[str], str], pgbouncer: pgbouncer_.PgBouncer
+) -> None:
+    # The deploy guide says to migrate over the direct connection; through the pool it must still be
+    # right: no session lock left on a pooled server connection, no prepared statement lost.
+    new_database("migrate_pooled")
+    pooled = pgbouncer.url("migrate_pooled")
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(
+            pool.map(lambda _: migrations.apply(pooled, migrations.default_migrations_dir(), 64), [1, 2])
+        )
+    everything = migrations.discover(migrations.default_migrations_dir())
+    assert sorted(m.version for run in runs for m in run) == [m.version for m in everything]
+    assert migrations.apply(pooled, migrations.default_migrations_dir(), 64) == []

@@ -1,7 +1,8 @@
 """Apply numbered SQL files from ``migrations/``, each once, each in its own transaction.
 
 Files are named ``NNNN_description.sql``. Applied versions are recorded in ``memplane_migrations``; an
-advisory lock makes two concurrent ``memplane migrate`` runs take turns instead of racing.
+advisory lock, taken by each migration's transaction, makes two concurrent ``memplane migrate`` runs
+take turns instead of racing.
 """
 
 from __future__ import annotations
@@ -65,33 +66,46 @@ def pending(conn: psycopg.Connection[tuple[Any, ...]], directory: Path) -> list[
 
 
 def apply(url: str, directory: Path, embedding_dim: int) -> list[Migration]:
-    """Apply what is pending and return it. Refuses to run against a different embedding dimension."""
+    """Apply what is pending and return it. Refuses to run against a different embedding dimension.
+
+    Safe through a transaction-mode pool (PgBouncer) as well as on a direct connection: nothing
+    outlives a transaction. Each migration takes the lock for its own transaction and checks the ledger
+    again under it, so two runs at once take turns and apply each migration once; statements are never
+    prepared, because consecutive transactions may meet different server connections.
+    """
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
-            conn.execute(_LEDGER)
-            _check_dimension(conn, embedding_dim)
-            todo = pending(conn, directory)
-            for migration in todo:
+        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+            with conn.transaction():
+                conn.execute(_LOCK, (_LOCK_ID,))
+                conn.execute(_LEDGER)
+                _check_dimension(conn, embedding_dim)
+            done = []
+            for migration in pending(conn, directory):
                 sql = migration.path.read_text().replace("{{embedding_dim}}", str(int(embedding_dim)))
                 with conn.transaction():
+                    conn.execute(_LOCK, (_LOCK_ID,))
+                    if scalar(conn, _APPLIED, (migration.version,)):
+                        continue  # another run applied it while this one waited
                     conn.execute(sql.encode())
                     conn.execute(
                         "INSERT INTO memplane_migrations (version, name) VALUES (%s, %s)",
                         (migration.version, migration.name),
                     )
-            if todo:
+                done.append(migration)
+            if done:
                 # A migration that rewrites rows (0007 rebuilds the keyword postings) leaves the
                 # visibility map unset: until a vacuum, keyword search's index-only scans visit the
                 # table for every posting (p95 15 ms instead of 9 at 100,000 chunks). Vacuum now rather
                 # than wait for autovacuum or the nightly cleanup.
                 for table in _VACUUMED_AFTER_MIGRATING:
                     conn.execute(f"VACUUM (ANALYZE) {table}")
-            return todo
+            return done
     except psycopg.Error as exc:
         raise DatabaseError(f"migration failed: {exc.sqlstate or ''} {redact(str(exc))}".strip()) from exc
 
 
+_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_APPLIED = "SELECT EXISTS (SELECT 1 FROM memplane_migrations WHERE version = %s)"
 _VACUUMED_AFTER_MIGRATING = ("memory_entries", "memory_postings", "client_term_stats", "client_doc_stats")
 _PASSWORDS = re.compile(r"(://[^:/@\s]*:)[^@\s]+@|(password\s*=\s*)\S+", re.I)
 
