@@ -173,7 +173,7 @@ def empty_tables(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def db(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A plain connection for looking at what was stored, the way an operator would with psql."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
+    with psycopg.connect(db_url, autocommit=True, prepare_threshold=None) as conn:
         yield conn
 
 
