@@ -281,11 +281,20 @@ def indexed(
     return build
 
 
-@pytest.fixture
-def memplane_url(container: Container) -> Iterator[str]:
-    """memplane served over real HTTP on a free port, as Open WebUI's filter and Tool reach it."""
-    server = make_server("127.0.0.1", 0, create_app(lambda: container), threaded=True)
+@contextmanager
+def served(c: Container) -> Iterator[str]:
+    """Container ``c`` served over real HTTP on a free port, as Open WebUI's filter and Tool reach it."""
+    server = make_server("127.0.0.1", 0, create_app(lambda: c), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture
+def memplane_url(container: Container) -> Iterator[str]:
+    with served(container) as url:
+        yield url

@@ -10,18 +10,15 @@ requests are accepted and invalid ones refused, and that the token is required. 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from werkzeug.serving import make_server
 
 from memplane import wiring
-from memplane.platform.functions_framework import create_app
 from memplane.platform.openapi import spec
-from tests.conftest import make_settings
+from tests.conftest import make_settings, served
 
 TOKEN = "fuzz-token"
 EXAMPLES = int(os.environ.get("MEMPLANE_FUZZ_EXAMPLES", "100"))
@@ -31,11 +28,8 @@ schema = schemathesis.openapi.from_dict(spec())
 @pytest.fixture(scope="module")
 def url(db_url: str) -> Iterator[str]:
     c = wiring.build(make_settings(db_url, api_token=TOKEN, allow_unauthenticated=False))
-    server = make_server("127.0.0.1", 0, create_app(lambda: c), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with served(c) as base:
+        yield base
     c.close()
 
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from werkzeug.serving import make_server
 
-from memplane.platform.functions_framework import create_app
+from tests.conftest import served
 
 FILTER = Path(__file__).parents[1] / "integrations" / "openwebui" / "memplane_filter.py"
 USER = {"id": "owui-user-1", "name": "Alice Doe", "email": "alice@example.com", "role": "user"}
@@ -176,18 +175,13 @@ def test_tokens_are_sent_as_memplane_and_digitalocean_expect(
     build_container: Any, db: psycopg.Connection[Any]
 ) -> None:
     secured = build_container(api_token="tok-1")
-    server = make_server("127.0.0.1", 0, create_app(lambda: secured), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with served(secured) as base:
         asyncio.run(owui(make_filter(base).outlet, outlet_body(), __user__=USER))  # no token: refused, logged
         assert db.execute("SELECT count(*) FROM memory_entries").fetchone() == (0,)
         asyncio.run(
             owui(make_filter(base, api_token="tok-1", whisk_secret="w").outlet, outlet_body(), __user__=USER)
         )
         assert db.execute("SELECT count(*) FROM memory_entries").fetchone() == (2,)
-    finally:
-        server.shutdown()
 
 
 def test_the_file_has_the_frontmatter_open_webui_reads() -> None:

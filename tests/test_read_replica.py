@@ -5,7 +5,6 @@ has not caught up never hides what the user just said from a caller that passes 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +13,12 @@ from typing import Any
 import psycopg
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from memplane.adapters import embedded_postgres
 from memplane.adapters.postgres import migrations
-from memplane.platform.functions_framework import create_app
 from memplane.wiring import Container
 from memplane_bench import standby as replica_
-from tests.conftest import TEST_DIM, client_for
+from tests.conftest import TEST_DIM, client_for, served
 from tests.test_memory import exchange, post
 from tests.test_openwebui_filter import METADATA, USER, inlet_body, make_filter, outlet_body, owui
 
@@ -164,15 +161,13 @@ def test_open_webui_recalls_what_was_just_said_while_the_replica_lags(
     cluster: Cluster, build_container: Callable[..., Container]
 ) -> None:
     container = build_container(database_url=cluster.primary, database_read_url=cluster.replica.url(DB))
-    server = make_server("127.0.0.1", 0, create_app(lambda: container), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    memory = make_filter(f"http://127.0.0.1:{server.server_port}")
-    cluster.replica.pause()
-    try:
-        asyncio.run(owui(memory.outlet, outlet_body(), __user__=USER))  # "...I live in Lisbon."
-        asked = inlet_body("Where do I live?")
-        body = asyncio.run(owui(memory.inlet, asked, __user__=USER, __metadata__=METADATA))
-        assert "Lisbon" in body["messages"][0]["content"]
-    finally:
-        cluster.replica.resume()
-        server.shutdown()
+    with served(container) as base:
+        memory = make_filter(base)
+        cluster.replica.pause()
+        try:
+            asyncio.run(owui(memory.outlet, outlet_body(), __user__=USER))  # "...I live in Lisbon."
+            asked = inlet_body("Where do I live?")
+            body = asyncio.run(owui(memory.inlet, asked, __user__=USER, __metadata__=METADATA))
+            assert "Lisbon" in body["messages"][0]["content"]
+        finally:
+            cluster.replica.resume()
