@@ -35,20 +35,6 @@ from memplane.provision import prepare_storage
 from memplane.settings import Settings
 from memplane_bench import locomo, scale_measure
 
-TABLES = (
-    "memory_entries",
-    "memory_postings",
-    "episodes",
-    "memory_facts",
-    "stored_turns",
-    "client_term_stats",
-    "client_doc_stats",
-    "client_profiles",
-    "working_state",
-    "webhook_executions",
-    "vector_index_pending",
-    "vector_index_deletions",
-)
 # Qdrant as the index with the Postgres graphs memplane kept before 0.5 (on chunks and episodes):
 # the "before" of the same run, for what dropping them saves.
 LEGACY = "qdrant+graphs"
@@ -187,9 +173,16 @@ def _per(a: Counters, b: Counters, calls: int) -> dict[str, float]:
 def _storage(url: str) -> dict[str, Any]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+        # The tables that grow with memory: every one keyed by the client (tests/test_sharding.py),
+        # not the deployment's own few fixed-size ones.
         sizes = {
-            t: int(r[0]) if (r := conn.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()) else 0
-            for t in TABLES
+            str(name): int(size)
+            for name, size in conn.execute(
+                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+                "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND (c.relname = "
+                "'client_profiles' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid "
+                "AND a.attname = 'client_id' AND NOT a.attisdropped))"
+            ).fetchall()
         }
         chunks = conn.execute("SELECT count(*) FROM memory_entries").fetchone()
         turns = conn.execute("SELECT count(*) FROM episodes").fetchone()

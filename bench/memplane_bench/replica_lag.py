@@ -72,8 +72,9 @@ def _rounds(post: scale_measure.Post, watch: psycopg.Connection[Any], rounds: in
     answered_by: dict[str, int] = {}
     for n in range(rounds):
         word = f"zq{n:05d}x"  # a word no other message has: found only if this round's write is read
-        written = post("/writeback", _said(rounds + n, word))
-        ask = {"client_id": _said(rounds + n, word)["client_id"], "query": f"locker code {word}"}
+        said = _said(rounds + n, word)
+        written = post("/writeback", said)
+        ask = {"client_id": said["client_id"], "query": f"locker code {word}"}
         plain = post("/assemble", ask)
         plain_found += word in str(plain["similar_chunks"])
         started = time.perf_counter()
