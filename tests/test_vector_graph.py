@@ -42,7 +42,7 @@ def test_migrate_drops_the_graph_for_qdrant_and_builds_it_again_for_pgvector(
 
     first = memplane_cli("migrate", cwd=tmp_path, **pgvector)
     assert first.returncode == 0, first.stderr
-    assert "HNSW graph on memory_entries built" in first.stdout or "in place" in first.stdout
+    assert "vector graph: HNSW graph on memory_entries in place" in first.stdout  # migration 0001 built it
     # Episode summaries are read by time, never by vector: no graph for them on either backend.
     assert graphs(url) == {"memory_entries_embedding": True}
 
